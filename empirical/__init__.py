@@ -1,0 +1,1 @@
+"""Empirical instruments in plain PyTorch: data, models, attacks, training and landscape measurements."""

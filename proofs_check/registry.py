@@ -1,0 +1,98 @@
+"""Where claims come from: the built-in paper modules and user claim files, and selection among them.
+
+A claim is declared by decorating its check function::
+
+    @claim("mypaper.monotone", where="My et al. 2024, Lemma 1", statement="...", formula="...",
+           tags=("theory", "mypaper"))
+    def monotone(ctx: Context) -> Outcome: ...
+
+The decorator replaces the function by a ``Claim``; a module's claims are its ``Claim`` attributes.
+"""
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from .model import Claim
+
+BUILTIN_MODULES = ("proofs_check.liu2020", "proofs_check.yamada2021")
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9][a-z0-9_.-]*$")
+
+
+class ClaimError(Exception):
+    """A claim file or selector that cannot be used; the message says why."""
+
+
+def claim(id: str, *, where: str, statement: str, formula: str, tags=("theory",)):
+    """Decorator turning ``check(ctx) -> Outcome`` into a registered ``Claim``."""
+    if not _ID.match(id):
+        raise ClaimError(f"claim id {id!r} must look like 'paperkey.name' (lower case)")
+    paper = id.split(".", 1)[0]
+    tags = tuple(dict.fromkeys((*tags, paper)))
+
+    def wrap(fn) -> Claim:
+        return Claim(id=id, where=where, statement=statement, formula=formula, tags=tags, check=fn)
+
+    return wrap
+
+
+def claims_of(module: ModuleType) -> list[Claim]:
+    return [v for v in vars(module).values() if isinstance(v, Claim)]
+
+
+def load_claims_file(path: str | Path) -> list[Claim]:
+    """Import a user's Python file and return the claims it declares."""
+    path = Path(path)
+    if not path.is_file():
+        raise ClaimError(f"claims file {path} does not exist or is not a file")
+    name = f"advland_user_claims_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ClaimError(f"claims file {path} cannot be imported (is it a .py file?)")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file is broken: say where, do not crash with a traceback
+        raise ClaimError(f"claims file {path} failed to import: {type(exc).__name__}: {exc}") from exc
+    found = claims_of(module)
+    if not found:
+        raise ClaimError(f"claims file {path} declares no claim (decorate a check with @claim(...))")
+    return found
+
+
+def all_claims(extra_files=()) -> list[Claim]:
+    """Built-in claims followed by those of the given files; ids must be unique."""
+    found: list[Claim] = []
+    for name in BUILTIN_MODULES:
+        found.extend(claims_of(importlib.import_module(name)))
+    for f in extra_files:
+        found.extend(load_claims_file(f))
+    seen: dict[str, Claim] = {}
+    for c in found:
+        if c.id in seen:
+            raise ClaimError(f"claim id {c.id!r} is declared twice")
+        seen[c.id] = c
+    return found
+
+
+def select(claims: list[Claim], selectors) -> list[Claim]:
+    """Claims matching any selector: an exact id, a glob over ids, or a tag. A selector that matches
+    nothing is an error (a typo must not silently run zero claims)."""
+    if not selectors:
+        return list(claims)
+    chosen: dict[str, Claim] = {}
+    for sel in selectors:
+        hits = [c for c in claims if c.id == sel or sel in c.tags or fnmatch.fnmatchcase(c.id, sel)]
+        if not hits:
+            known = ", ".join(sorted({t for c in claims for t in c.tags}))
+            raise ClaimError(f"selector {sel!r} matches no claim id, glob or tag (tags: {known})")
+        for c in hits:
+            chosen.setdefault(c.id, c)
+    return [c for c in claims if c.id in chosen]
