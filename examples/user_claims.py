@@ -25,7 +25,7 @@ def problems(d: int = 3, n: int = 4):
        formula="L_ε(w) >= L_0(w) for all ε >= 0")
 def adv_geq_clean(ctx: Context) -> Outcome:
     result = search_counterexample(
-        problems(), lambda c: adversarial_loss(c[0], c[1], c[2], c[3], c[4]) - adversarial_loss(c[0], c[1], c[2], 0.0, c[4]),
+        problems(), lambda c: adversarial_loss(*c) - adversarial_loss(c[0], c[1], c[2], 0.0, c[4]),
         seed=ctx.seed_for("adv-geq-clean"), max_examples=ctx.pick(smoke=50, cpu=300), tolerance=1e-12)
     return Outcome(summary=f"searched {result.n_examples} random problems for L_ε < L_0",
                    checks=[result.to_check("L_ε - L_0 >= 0")])

@@ -1,0 +1,124 @@
+"""Directions in parameter space and moving a model along them.
+
+A *direction* is a list of tensors aligned with a list of ``(name, parameter)`` pairs. Normalizations:
+
+* ``'filter'``  (Li et al. 2018, used by Wu et al. 2020 §1.3): d ~ N(0, I); every output filter / row
+  ``d_j`` of a tensor with ndim > 1 is rescaled to ``||d_j|| = ||w_j||``; 1-D tensors (biases, BN affine)
+  get ``d = 0`` (loss-landscape's "ignore biasbn").
+* ``'filter-all'`` (Liu et al. 2020, ``util/param_scanner.py``): the same row rule applied to every tensor,
+  1-D tensors element-wise, i.e. ``d_i = sign(g_i) |w_i|`` for biases and BN scalars.
+* ``'layer'`` (Stutz et al. 2021 ``layer_l2``): each whole tensor rescaled to ``||d_t|| = ||w_t||``.
+* ``'unit'`` (Liu et al. 2020 ``run/perturb_param.py``): one global rescaling to unit L2 norm over all tensors.
+
+Every random draw comes from the caller's ``torch.Generator`` (on the CPU, so a direction is the same
+whatever the model's device), hence a fixed seed gives the same direction for the same shapes.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from empirical.hvp import select_params
+
+NORMALIZATIONS = ("filter", "filter-all", "layer", "unit")
+PARAM_SETS = ("all", "weights", "no-norm")
+_NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
+
+
+def normalization_param_names(model: nn.Module) -> set[str]:
+    """Names of the parameters owned by normalization layers (BatchNorm, GroupNorm, LayerNorm, ...).
+
+    Stutz et al. never perturb these (their ``no_normalization`` filter); modules are recognised by type,
+    or by a class name containing 'Norm' for home-made ones, not by guessing from parameter names.
+    """
+    names = set()
+    for mname, m in model.named_modules():
+        if isinstance(m, _NORM_TYPES) or "Norm" in type(m).__name__:
+            names.update(f"{mname}.{p}" if mname else p for p, _ in m.named_parameters(recurse=False))
+    return names
+
+
+def select(model: nn.Module, which: str = "all") -> list[tuple[str, nn.Parameter]]:
+    """Trainable parameters to move: 'all' and 'weights' (ndim > 1) exactly as the Hessian takes them
+    (``empirical.hvp.select_params``), or 'no-norm' (everything but normalization layers, Stutz's
+    flatness). Raises ValueError when nothing matches."""
+    if which not in PARAM_SETS:
+        raise ValueError(f"parameter set must be one of {PARAM_SETS}, got {which!r}")
+    if which != "no-norm":
+        return select_params(model, which)
+    skip = normalization_param_names(model)
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad and n not in skip]
+    if not params:
+        raise ValueError(f"parameter set {which!r} matches no trainable parameter of {type(model).__name__}")
+    return params
+
+
+def _rows(t: torch.Tensor) -> torch.Tensor:
+    """View with one row per output filter/unit (a 1-D tensor gives one row per element)."""
+    return t.reshape(t.shape[0], -1) if t.ndim > 1 else t.reshape(-1, 1)
+
+
+def normalize(direction: list[torch.Tensor], params, normalization: str) -> list[torch.Tensor]:
+    """Rescale a raw direction (see the module docstring for each rule); returns new tensors."""
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    weights = [p.detach() for _, p in params]
+    if len(direction) != len(weights) or any(d.shape != w.shape for d, w in zip(direction, weights)):
+        raise ValueError("direction and parameters differ in number or shapes")
+    if normalization == "unit":
+        total = torch.sqrt(sum((d.double() ** 2).sum() for d in direction))
+        if total == 0:
+            raise ValueError("cannot normalize an all-zero direction to unit norm")
+        return [d / total.to(d.dtype) for d in direction]
+    out = []
+    for d, w in zip(direction, weights):
+        if normalization == "filter" and w.ndim <= 1:
+            out.append(torch.zeros_like(d))
+            continue
+        dr, wr = (_rows(d), _rows(w)) if normalization != "layer" else (d.reshape(1, -1), w.reshape(1, -1))
+        dn = dr.norm(dim=1, keepdim=True)
+        scale = torch.where(dn > 0, wr.norm(dim=1, keepdim=True) / dn.clamp_min(torch.finfo(d.dtype).tiny),
+                            torch.zeros_like(dn))
+        out.append((dr * scale).reshape(d.shape))
+    return out
+
+
+def random_direction(params, generator: torch.Generator, normalization: str = "filter") -> list[torch.Tensor]:
+    """Gaussian direction d ~ N(0, I) shaped like ``params``, then normalized (see module docstring)."""
+    if not isinstance(generator, torch.Generator):
+        raise ValueError("generator must be a torch.Generator (it makes the direction reproducible)")
+    raw = [torch.randn(p.shape, generator=generator, dtype=p.dtype, device=generator.device).to(p.device)
+           for _, p in params]
+    return normalize(raw, params, normalization)
+
+
+def top_eigen_direction(model: nn.Module, x, y, *, params: str = "all", bn_mode: str = "eval", **kw):
+    """Unit top eigenvector of the Hessian of the mean CE (``empirical.hessian.top_eigenvector``; ``kw``
+    go to it, e.g. ``loss='adversarial', x_adv=...`` for examples frozen at theta).
+
+    Returns ``(eigenvalue, direction, info, named_params)``: the direction has global L2 norm 1 and is
+    aligned with ``named_params = select(model, params)``; ``info['result']['converged']`` flags the solve.
+    """
+    from empirical.hessian import top_eigenvector
+
+    value, vec, info = top_eigenvector(model, x, y, params=params, bn_mode=bn_mode, **kw)
+    named = select(model, params)
+    return float(value), normalize([v.detach() for v in vec], named, "unit"), info, named
+
+
+def global_norm(direction: list[torch.Tensor]) -> float:
+    """Euclidean norm of the concatenation of all tensors."""
+    return float(torch.sqrt(sum((d.double() ** 2).sum() for d in direction)))
+
+
+@torch.no_grad()
+def place(params, base: list[torch.Tensor], terms) -> None:
+    """Set every parameter in place to ``base + sum_k c_k d_k`` for ``terms = [(c_k, d_k), ...]``.
+
+    Always computed from the saved base (never by accumulating steps), so a grid walk has no drift.
+    """
+    for i, (_, p) in enumerate(params):
+        value = base[i].clone()
+        for coef, d in terms:
+            value.add_(d[i], alpha=float(coef))
+        p.copy_(value)

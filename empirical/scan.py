@@ -1,0 +1,159 @@
+"""Loss and accuracy along lines and planes in weight space: theta + a d (+ b e).
+
+At every grid point the (robust) loss on a fixed data set is
+``g(a, b) = (1/N) sum_i CE(f_{theta + a d + b e}(x_i + delta_i), y_i)``, where ``delta`` is
+
+* regenerated on the moved model at every point (default; Wu et al. 2020 via AWP#3, Liu et al. 2020
+  ``adv_calc_freq=1``),
+* frozen: computed once at theta and reused (the "fixed adversarial examples" reading), or
+* zero when no attack is given (clean landscape).
+
+An *attack* is any callable ``attack(model, x, y, generator=g) -> delta`` (e.g.
+``functools.partial(empirical.attacks.pgd, eps=..., steps=...)``). Each point's attack gets a fresh
+generator seeded with ``seed``, so points are compared with common random numbers and a frozen and a
+regenerated scan coincide at theta. BatchNorm runs in an explicit mode (``bn_mode``) that the result
+records; ``recalibrate_bn`` re-estimates the running statistics at every point (eval mode only).
+Parameters, buffers and train flags are restored bit-exactly afterwards (``empirical.state.preserved``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from empirical.directions import global_norm, place
+from empirical.hvp import check_batch_size
+from empirical.state import check_bn_mode, preserved
+
+ADV_MODES = ("regenerate", "frozen")
+
+
+def seeded_generator(seed: int) -> torch.Generator:
+    """CPU generator (the same draws whatever the model's device) seeded with ``seed``."""
+    return torch.Generator().manual_seed(int(seed))
+
+
+def adversarial_deltas(model: nn.Module, x, y, attack: Callable | None, *, seed: int = 0,
+                       batch_size: int = 500) -> torch.Tensor:
+    """Input perturbations of ``attack`` on the model as it is (batched, one generator seeded with
+    ``seed`` consumed batch after batch); zeros when ``attack`` is None."""
+    check_batch_size(batch_size)
+    if attack is None:
+        return torch.zeros_like(x)
+    g = seeded_generator(seed)
+    return torch.cat([attack(model, x[i:i + batch_size], y[i:i + batch_size], generator=g).detach()
+                      for i in range(0, len(x), batch_size)])
+
+
+@torch.no_grad()
+def loss_and_accuracy(model: nn.Module, x, y, delta=None, *, batch_size: int = 500) -> tuple[float, float]:
+    """Mean CE and accuracy of the model as it is on ``x + delta`` (whatever mode it is in)."""
+    check_batch_size(batch_size)
+    total, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size] if delta is None else x[i:i + batch_size] + delta[i:i + batch_size]
+        logits = model(xb)
+        total += float(F.cross_entropy(logits, y[i:i + batch_size], reduction="sum"))
+        correct += int((logits.argmax(1) == y[i:i + batch_size]).sum())
+    return total / len(x), correct / len(x)
+
+
+def robust_loss(model: nn.Module, x, y, attack: Callable | None, *, seed: int = 0,
+                batch_size: int = 500) -> tuple[float, float, torch.Tensor]:
+    """``(mean CE, accuracy, delta)`` of the model as it is on its own adversarial examples."""
+    delta = adversarial_deltas(model, x, y, attack, seed=seed, batch_size=batch_size)
+    loss, acc = loss_and_accuracy(model, x, y, delta, batch_size=batch_size)
+    return loss, acc, delta
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, x, *, batch_size: int = 500) -> None:
+    """Re-estimate every BatchNorm's running mean/var on ``x`` as an exact average over the batches
+    (cumulative moving average, momentum None), leaving modes and momenta as they were."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, m.training) for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    try:
+        for i in range(0, len(x), batch_size):
+            model(x[i:i + batch_size])
+    finally:
+        for m, (mom, tr) in zip(bns, saved):
+            m.momentum, m.training = mom, tr
+
+
+def _check_grid(name, values) -> np.ndarray:
+    arr = np.asarray(values, dtype=float).reshape(-1)
+    if arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be a non-empty list of finite numbers, got {values!r}")
+    return arr
+
+
+def scan(model: nn.Module, x, y, params, directions, coords, *, attack: Callable | None = None,
+         adversarial: str = "regenerate", bn_mode: str = "eval", recalibrate_bn_on=None, seed: int = 0,
+         batch_size: int = 500) -> dict:
+    """Loss/accuracy on the grid ``theta + sum_k coords[k][i_k] * directions[k]`` (1 or 2 directions).
+
+    ``params`` is the list of ``(name, parameter)`` the directions are aligned with, ``coords`` one
+    sequence of offsets per direction. ``recalibrate_bn_on``: inputs on which BN running statistics are
+    re-estimated at every point (requires ``bn_mode='eval'``; None keeps the stored statistics).
+    Returns a dict with ``coords``, ``loss`` and ``acc`` arrays shaped like the grid and the settings.
+    """
+    check_bn_mode(bn_mode)
+    if adversarial not in ADV_MODES:
+        raise ValueError(f"adversarial must be one of {ADV_MODES}, got {adversarial!r}")
+    if len(directions) not in (1, 2) or len(coords) != len(directions):
+        raise ValueError("give one or two directions and one coordinate list per direction")
+    if recalibrate_bn_on is not None and bn_mode != "eval":
+        raise ValueError("BN recalibration only makes sense with bn_mode='eval' (train mode uses batch stats)")
+    grids = [_check_grid(f"coords[{k}]", c) for k, c in enumerate(coords)]
+    shape = tuple(len(g) for g in grids)
+    loss, acc = np.full(shape, np.nan), np.full(shape, np.nan)
+    with preserved(model, bn_mode):
+        base = [p.detach().clone() for _, p in params]
+
+        def move(point):
+            place(params, base, list(zip(point, directions)))
+            if recalibrate_bn_on is not None:
+                recalibrate_bn(model, recalibrate_bn_on, batch_size=batch_size)
+
+        frozen = None
+        if adversarial == "frozen":
+            move([0.0] * len(grids))
+            frozen = adversarial_deltas(model, x, y, attack, seed=seed, batch_size=batch_size)
+        for index in np.ndindex(*shape):
+            move([g[i] for g, i in zip(grids, index)])
+            delta = frozen if frozen is not None else adversarial_deltas(
+                model, x, y, attack, seed=seed, batch_size=batch_size)
+            loss[index], acc[index] = loss_and_accuracy(model, x, y, delta, batch_size=batch_size)
+    return {"coords": [g.tolist() for g in grids], "loss": loss, "acc": acc, "bn_mode": bn_mode,
+            "adversarial": "none" if attack is None else adversarial,
+            "recalibrate_bn": recalibrate_bn_on is not None, "n": int(len(x)), "seed": int(seed)}
+
+
+def curvature_check(model: nn.Module, x, y, params, eigenvalue: float, eigenvector, *, h: float = 1e-2,
+                    bn_mode: str = "eval", batch_size: int = 500, rtol: float = 0.05) -> dict:
+    """Second difference of the loss on fixed inputs along the UNIT top eigenvector v:
+
+    ``D2 = (L(theta + h v) - 2 L(theta) + L(theta - h v)) / h^2 = v^T H v + O(h^2) = lambda_max``.
+
+    ``x`` is whatever the Hessian was taken on (clean, or adversarial examples frozen at theta). Rounding
+    error grows like eps_machine * L / h^2: use float64 models for tight tolerances. Returns the second
+    difference, the eigenvalue, their relative error and ``ok = rel_error <= rtol``.
+    """
+    if not h > 0:
+        raise ValueError(f"h must be > 0, got {h!r}")
+    if abs(global_norm(eigenvector) - 1.0) > 1e-4:
+        raise ValueError("eigenvector must have unit global L2 norm (normalize it with 'unit')")
+    values = scan(model, x, y, params, [eigenvector], [[-h, 0.0, h]], bn_mode=bn_mode,
+                  batch_size=batch_size)["loss"]
+    d2 = float((values[0] - 2 * values[1] + values[2]) / h ** 2)
+    rel = abs(d2 - eigenvalue) / max(abs(eigenvalue), 1e-12)
+    return {"second_difference": d2, "eigenvalue": float(eigenvalue), "h": h, "rel_error": rel,
+            "ok": bool(math.isfinite(d2) and rel <= rtol)}

@@ -1,0 +1,72 @@
+"""Epsilon and learning-rate schedules, including Liu et al. (2020) Periodic Adversarial Scheduling (PAS).
+
+Time ``t`` is measured in epochs (a float when evaluated per batch: ``epoch + i / batches_per_epoch``).
+Training is split into periods ``[t_k, t_{k+1})`` given by their boundaries, e.g. ``(0, 100, 150, 200)``;
+a single period ``(0, epochs)`` is the non-periodic case.
+
+PAS (Liu et al. 2020 §4.4, official ``util/seq_parser.py``), inside a period of length T starting at t_k, with
+``s = (t - t_k) / T``:
+
+* ``const``:  eps(t) = eps_target
+* ``cos``:    eps(t) = min(eps_target, 1/2 eps_max (1 - cos(pi s)))
+* ``linear``: eps(t) = min(eps_target, eps_max s)
+
+eps_max over-shoots the target so the ramp reaches it before the end of the period (MNIST: 1.5x for cos,
+2x for linear; CIFAR: 2x for both). eps stays in absolute units (§4.7 pitfall). The PGD step is rescaled
+with eps: ``step(t) = step_0 * eps(t) / eps_target``.
+"""
+from __future__ import annotations
+
+import math
+
+EPS_SCHEDULES = ("const", "cos", "linear")
+LR_SCHEDULES = ("const", "piecewise", "cos")
+DEFAULT_OVERSHOOT = {"const": 1.0, "cos": 1.5, "linear": 2.0}
+
+
+def check_periods(periods) -> tuple[float, ...]:
+    """Period boundaries must be strictly increasing, starting at 0, with at least one period."""
+    b = tuple(float(v) for v in periods)
+    if len(b) < 2 or b[0] != 0 or any(b2 <= b1 for b1, b2 in zip(b, b[1:])):
+        raise ValueError(f"periods must be strictly increasing boundaries starting at 0, got {periods!r}")
+    return b
+
+
+def period_position(t: float, periods) -> tuple[float, float]:
+    """(s, T): fraction s in [0, 1) of the way through the period containing t, and that period's length.
+    Times at or beyond the last boundary belong to the last period (s clipped to 1)."""
+    b = check_periods(periods)
+    for lo, hi in zip(b, b[1:]):
+        if t < hi:
+            return (max(t - lo, 0.0)) / (hi - lo), hi - lo
+    return 1.0, b[-1] - b[-2]
+
+
+def eps_at(t: float, *, kind: str, target: float, periods, eps_max: float | None = None) -> float:
+    """Scheduled eps(t) of the formulas above; eps_max defaults to DEFAULT_OVERSHOOT[kind] * target."""
+    if kind not in EPS_SCHEDULES:
+        raise ValueError(f"eps schedule must be one of {EPS_SCHEDULES}, got {kind!r}")
+    if target < 0:
+        raise ValueError(f"eps target must be >= 0, got {target!r}")
+    eps_max = DEFAULT_OVERSHOOT[kind] * target if eps_max is None else eps_max
+    if eps_max < target:
+        raise ValueError(f"eps_max ({eps_max}) must be >= the target eps ({target})")
+    s, _ = period_position(t, periods)
+    if kind == "const":
+        return float(target)
+    ramp = 0.5 * eps_max * (1.0 - math.cos(math.pi * s)) if kind == "cos" else eps_max * s
+    return float(min(target, ramp))
+
+
+def lr_at(t: float, *, kind: str, base: float, periods) -> float:
+    """Learning rate at time t, restarted in every period (one period = plain schedule):
+    'const': base; 'piecewise': base x0.1 after 50 % and x0.01 after 75 % of the period (Rice/AWP);
+    'cos': base/2 (1 + cos(pi s))."""
+    if kind not in LR_SCHEDULES:
+        raise ValueError(f"lr schedule must be one of {LR_SCHEDULES}, got {kind!r}")
+    s, _ = period_position(t, periods)
+    if kind == "const":
+        return base
+    if kind == "piecewise":
+        return base * (1.0 if s < 0.5 else 0.1 if s < 0.75 else 0.01)
+    return 0.5 * base * (1.0 + math.cos(math.pi * s))

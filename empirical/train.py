@@ -1,0 +1,342 @@
+"""Adversarial training: clean, PGD-AT (Madry), TRADES (Zhang 2019), AT-AWP and TRADES-AWP (Wu 2020),
+with Liu et al. (2020) eps schedules, one function for the fp32 reference path and the fast path.
+
+Per batch (time t = epoch + i / batches, eps(t) per epoch by default, per batch on request):
+
+* ``clean``: minimise CE(f(x), y).
+* ``at``:    delta = PGD(x) at eps(t) with the step rescaled to eps(t)/eps; minimise CE(f(x + delta), y).
+* ``trades``: x' = argmax KL(p(x) || p(x')) by signed steps from x + 0.001 N(0, 1) (eval-mode BN by default);
+  minimise CE(f(x), y) + beta * KL_batchmean(p(x) || p(x')).
+* ``awp`` / ``trades-awp``: the same inner maximisation, then (from epoch ``awp_warmup`` on) the AWP step of
+  ``empirical.awp`` (proxy, one ascent step, ||v_l|| = gamma ||w_l||); the update is computed at w + v and
+  applied to w.
+
+The attack runs with BatchNorm in ``bn_attack`` mode inside ``state.preserved`` (so BN statistics are not
+updated by the attack); the outer step runs in train mode. After every epoch the run directory receives an
+atomic checkpoint and metrics.json; a run restarted on the same directory resumes at the next epoch and gives
+the same result as an uninterrupted run. A non-finite (or > max_loss) training loss ends the run with status
+'diverged'.
+
+``fast=True``: bf16 autocast, channels_last, data resident on the device, and torch.compile on CUDA.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import math
+import pathlib
+import time
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from empirical import checkpoint as ckpt
+from empirical.attacks import NORMS, check_threat, pgd
+from empirical.awp import apply_perturbation, awp_direction
+from empirical.measures import dead_relu_fraction, full_batch_grad_norm, weight_norms
+from empirical.schedules import EPS_SCHEDULES, LR_SCHEDULES, check_periods, eps_at, lr_at
+from empirical.state import BN_MODES, preserved
+
+METHODS = ("clean", "at", "trades", "awp", "trades-awp")
+OPTIMIZERS = ("sgd", "adam")
+AWP_DEFAULTS = {"awp": (0.01, 0), "trades-awp": (5e-3, 10)}   # (gamma, warm-up epochs), official code
+RESUMABLE_DIFFERENCES = ("device", "data_dir")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    model: str = "lenet"
+    dataset: str = "mnist"
+    method: str = "at"
+    eps: float = 0.1
+    norm: str = "linf"
+    schedule: str = "const"
+    eps_max: float | None = None          # over-shoot of cos/linear (None: 1.5x / 2x the target)
+    eps_update: str = "epoch"             # 'epoch' or 'batch'
+    periods: list | None = None           # period boundaries, None: [0, epochs]
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    lr_schedule: str = "const"            # restarted in every period ('periodic' LR with several periods)
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    width: int | None = None
+    num_classes: int = 10
+    in_channels: int | None = None
+    subset: int | None = None             # training examples (class balanced), None: all
+    eval_subset: int = 1000               # fixed train/test examples for the per-epoch metrics
+    grad_subset: int = 500                # fixed train examples for the full-batch gradient norm
+    attack_steps: int = 10
+    attack_step_size: float | None = None  # at the target eps; None: 2.5 eps / steps
+    eval_steps: int = 20
+    beta: float = 6.0
+    awp_gamma: float | None = None        # None: 0.01 (awp), 5e-3 (trades-awp)
+    awp_warmup: int | None = None         # None: 0 (awp), 10 (trades-awp)
+    bn_attack: str = "eval"
+    augment: bool | None = None           # random crop + flip; None: on for cifar10, off otherwise
+    seed: int = 0
+    device: str = "cpu"
+    fast: bool = False
+    data_dir: str | None = None
+    max_loss: float = 1e4
+
+    def resolved(self) -> "TrainConfig":
+        """Validate every field and fill the None defaults that depend on others."""
+        c = dataclasses.replace(self)
+        for field, allowed in (("method", METHODS), ("norm", NORMS), ("schedule", EPS_SCHEDULES),
+                               ("lr_schedule", LR_SCHEDULES), ("optimizer", OPTIMIZERS),
+                               ("bn_attack", BN_MODES), ("eps_update", ("epoch", "batch"))):
+            if getattr(c, field) not in allowed:
+                raise ValueError(f"{field} must be one of {allowed}, got {getattr(c, field)!r}")
+        check_threat(c.eps, c.norm)
+        for field in ("epochs", "batch_size", "eval_subset", "grad_subset", "num_classes"):
+            if int(getattr(c, field)) < 1:
+                raise ValueError(f"{field} must be >= 1, got {getattr(c, field)!r}")
+        if c.lr <= 0 or c.attack_steps < 1 or c.eval_steps < 1 or c.beta < 0:
+            raise ValueError("need lr > 0, attack_steps >= 1, eval_steps >= 1 and beta >= 0")
+        c.periods = list(check_periods(c.periods if c.periods is not None else [0, c.epochs]))
+        if c.periods[-1] != c.epochs:
+            raise ValueError(f"the last period boundary ({c.periods[-1]}) must equal epochs ({c.epochs})")
+        if c.method in AWP_DEFAULTS:
+            gamma, warmup = AWP_DEFAULTS[c.method]
+            c.awp_gamma = gamma if c.awp_gamma is None else c.awp_gamma
+            c.awp_warmup = warmup if c.awp_warmup is None else c.awp_warmup
+        if c.attack_step_size is None:
+            c.attack_step_size = 2.5 * c.eps / c.attack_steps
+        if c.augment is None:
+            c.augment = c.dataset == "cifar10"
+        eps_at(0.0, kind=c.schedule, target=c.eps, periods=c.periods, eps_max=c.eps_max)  # validates eps_max
+        return c
+
+
+def trades_kl(logits_adv: torch.Tensor, p_clean: torch.Tensor) -> torch.Tensor:
+    """Per-example KL(p_clean || softmax(logits_adv)) = sum_k p_k (log p_k - log q_k)."""
+    logq = F.log_softmax(logits_adv.float(), dim=1)
+    return (p_clean * (torch.log(p_clean.clamp_min(1e-30)) - logq)).sum(dim=1)
+
+
+class _Run:
+    """Model, forward module, optimizer, proxy and generators of one run (the state a checkpoint holds)."""
+
+    def __init__(self, cfg: TrainConfig, model: torch.nn.Module):
+        self.cfg = cfg
+        self.device = torch.device(cfg.device)
+        self.fast = cfg.fast
+        self.base = model.to(self.device)
+        if self.fast:
+            self.base = self.base.to(memory_format=torch.channels_last)
+        use_compile = self.fast and self.device.type == "cuda" and hasattr(torch, "compile")
+        self.fwd = torch.compile(self.base) if use_compile else self.base
+        params = self.base.parameters()
+        if cfg.optimizer == "sgd":
+            self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        else:
+            self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.proxy = copy.deepcopy(self.base) if cfg.method in AWP_DEFAULTS else None
+        self.gen_cpu = torch.Generator().manual_seed(cfg.seed)
+        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+
+    def autocast(self):
+        if not self.fast:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=torch.channels_last) if self.fast and x.dim() == 4 else x
+
+    def state(self, epoch: int, history: list) -> dict:
+        return {"model": self.base.state_dict(), "optimizer": self.opt.state_dict(), "epoch": epoch,
+                "history": history, "rng": {"cpu": self.gen_cpu.get_state(), "device": self.gen.get_state()}}
+
+    def load(self, state: dict) -> None:
+        self.base.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.gen_cpu.set_state(state["rng"]["cpu"])
+        self.gen.set_state(state["rng"]["device"].cpu())
+
+
+def _inner(run: _Run, xb, yb, eps_t: float) -> torch.Tensor:
+    """Inner maximisation of the batch (x_adv), with BN in cfg.bn_attack mode."""
+    cfg = run.cfg
+    if cfg.method == "clean" or eps_t == 0:
+        return xb
+    alpha = cfg.attack_step_size * eps_t / cfg.eps
+    with preserved(run.base, cfg.bn_attack):
+        if cfg.method in ("at", "awp"):
+            delta = pgd(run.fwd, xb, yb, eps=eps_t, norm=cfg.norm, steps=cfg.attack_steps, step_size=alpha,
+                        generator=run.gen)
+        else:
+            with torch.no_grad():
+                p_clean = F.softmax(run.fwd(xb).float(), dim=1)
+            init = 0.001 * torch.randn(xb.shape, generator=run.gen, device=run.gen.device).to(xb)
+            delta = pgd(run.fwd, xb, p_clean, eps=eps_t, norm=cfg.norm, steps=cfg.attack_steps,
+                        step_size=alpha, loss=trades_kl, init=init)
+    return xb + delta
+
+
+def _outer_loss(cfg: TrainConfig, module, xb, yb, x_adv) -> torch.Tensor:
+    """CE(f(x_adv), y) for clean/AT/AWP; CE(f(x), y) + beta KL_batchmean(p(x) || p(x_adv)) for TRADES."""
+    if cfg.method not in ("trades", "trades-awp"):
+        return F.cross_entropy(module(x_adv).float(), yb)
+    logits = module(xb).float()
+    p = F.softmax(logits, dim=1)
+    return F.cross_entropy(logits, yb) + cfg.beta * trades_kl(module(x_adv), p).mean()
+
+
+def train_step(run: _Run, xb, yb, *, epoch: int, eps_t: float) -> float:
+    """One optimisation step on a batch; returns the training loss (at w + v for AWP)."""
+    cfg = run.cfg
+    with run.autocast():
+        x_adv = _inner(run, xb, yb, eps_t)
+        run.base.train()
+        v = None
+        if run.proxy is not None and epoch >= cfg.awp_warmup and eps_t > 0:
+            v = awp_direction(run.base, run.proxy,
+                              lambda m: -_outer_loss(cfg, m, xb, yb, x_adv), cfg.awp_gamma)
+            apply_perturbation(run.base, v, +1.0)
+        loss = _outer_loss(cfg, run.fwd, xb, yb, x_adv)
+    value = float(loss.detach())
+    if math.isfinite(value) and value <= cfg.max_loss:
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
+    if v is not None:
+        apply_perturbation(run.base, v, -1.0)
+    return value
+
+
+def evaluate(run: _Run, x, y, *, eps: float, seed: int) -> dict:
+    """Clean and PGD(eval_steps) robust accuracy and mean CE on (x, y) at the target eps, eval-mode BN."""
+    cfg = run.cfg
+    gen = torch.Generator(device=run.device).manual_seed(seed)
+    sums = {"clean_acc": 0.0, "clean_loss": 0.0, "robust_acc": 0.0, "robust_loss": 0.0}
+    with preserved(run.base, "eval"), run.autocast():
+        for i in range(0, x.shape[0], cfg.batch_size):
+            xb, yb = run.inputs(x[i:i + cfg.batch_size]), y[i:i + cfg.batch_size].to(run.device)
+            delta = pgd(run.fwd, xb, yb, eps=eps, norm=cfg.norm, steps=cfg.eval_steps, generator=gen)
+            with torch.no_grad():
+                for key, inp in (("clean", xb), ("robust", xb + delta)):
+                    logits = run.fwd(inp).float()
+                    sums[f"{key}_acc"] += float((logits.argmax(1) == yb).sum())
+                    sums[f"{key}_loss"] += float(F.cross_entropy(logits, yb, reduction="sum"))
+    return {k: v / x.shape[0] for k, v in sums.items()}
+
+
+def _load_data(cfg: TrainConfig):
+    from empirical.data import load_tensors
+    x_tr, y_tr = load_tensors(cfg.dataset, "train", cfg.data_dir, subset=cfg.subset, seed=cfg.seed)
+    x_te, y_te = load_tensors(cfg.dataset, "test", cfg.data_dir)
+    return x_tr, y_tr, x_te, y_te
+
+
+def _build_model(cfg: TrainConfig):
+    from empirical.models import build_model
+    return build_model(cfg.model, width=cfg.width, num_classes=cfg.num_classes, in_channels=cfg.in_channels)
+
+
+def _fixed_subset(n_total: int, n: int, seed: int) -> torch.Tensor:
+    return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+
+
+def _epoch_metrics(run: _Run, epoch: int, train_eval, test_eval, grad_set) -> dict:
+    cfg = run.cfg
+    m = {f"train_{k}": v for k, v in evaluate(run, *train_eval, eps=cfg.eps, seed=cfg.seed + 7919 * epoch + 1).items()}
+    m.update({f"test_{k}": v for k, v in evaluate(run, *test_eval, eps=cfg.eps, seed=cfg.seed + 7919 * epoch + 2).items()})
+    xg, yg = run.inputs(grad_set[0]), grad_set[1].to(run.device)
+    attack = {"norm": cfg.norm, "steps": cfg.attack_steps, "step_size": cfg.attack_step_size,
+              "generator": torch.Generator(device=run.device).manual_seed(cfg.seed + 7919 * epoch + 3)}
+    with run.autocast():
+        m["grad_norm_clean"] = full_batch_grad_norm(run.fwd, xg, yg, batch_size=cfg.batch_size)
+        m["grad_norm_robust"] = (full_batch_grad_norm(run.fwd, xg, yg, eps=cfg.eps, attack=attack,
+                                                      batch_size=cfg.batch_size) if cfg.eps > 0
+                                 else m["grad_norm_clean"])
+        m["dead_relu"] = dead_relu_fraction(run.base, run.inputs(test_eval[0]), batch_size=cfg.batch_size)
+    m["weight_norms"] = weight_norms(run.base)
+    return m
+
+
+def _metrics_doc(cfg, status, history, **extra) -> dict:
+    return {"status": status, "epochs_done": len(history), "epochs": cfg.epochs, "history": history, **extra}
+
+
+def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int | None = None,
+          progress: bool = False) -> dict:
+    """Train (or resume) the run of ``cfg`` in ``out_dir``; returns the metrics.json document.
+
+    ``data``: optional (x_train, y_train, x_test, y_test) float tensors in [0,1] (default: empirical.data);
+    ``model``: optional freshly initialised module (default: empirical.models.build_model, seeded by cfg.seed);
+    ``stop_after``: finish at most this many epochs in this call (a time-sliced job; rerun to resume)."""
+    cfg = cfg.resolved()
+    out = pathlib.Path(out_dir)
+    config = dataclasses.asdict(cfg)
+    if (out / ckpt.CONFIG).is_file():
+        old = ckpt.read_json(out / ckpt.CONFIG)
+        diff = sorted(k for k in set(old) | set(config)
+                      if k not in RESUMABLE_DIFFERENCES and old.get(k) != config.get(k))
+        if diff:
+            raise ValueError(f"{out} holds a run with a different configuration (fields {diff}); "
+                             "use another --out directory")
+        if (out / ckpt.METRICS).is_file():
+            doc = ckpt.read_json(out / ckpt.METRICS)
+            if doc.get("status") in ("completed", "diverged"):
+                return doc
+    x_tr, y_tr, x_te, y_te = data if data is not None else _load_data(cfg)
+    if model is None:
+        torch.manual_seed(cfg.seed)
+        model = _build_model(cfg)
+    run = _Run(cfg, model)
+    history, start = [], 0
+    if (out / ckpt.CHECKPOINT).is_file():
+        state = ckpt.load_checkpoint(out / ckpt.CHECKPOINT)
+        run.load(state)
+        history, start = list(state["history"]), int(state["epoch"]) + 1
+    else:
+        ckpt.write_json(out / ckpt.CONFIG, config)
+    if cfg.fast:
+        x_tr = run.inputs(x_tr)
+        y_tr = y_tr.to(run.device)
+    ev_tr = _fixed_subset(len(y_tr), cfg.eval_subset, cfg.seed + 11)
+    ev_te = _fixed_subset(len(y_te), cfg.eval_subset, cfg.seed + 13)
+    g_ix = _fixed_subset(len(y_tr), cfg.grad_subset, cfg.seed + 17)
+    ev_tr, g_ix = ev_tr.to(x_tr.device), g_ix.to(x_tr.device)
+    train_eval, test_eval = (x_tr[ev_tr], y_tr[ev_tr]), (x_te[ev_te], y_te[ev_te])
+    grad_set = (x_tr[g_ix], y_tr[g_ix])
+    n, bs = len(y_tr), cfg.batch_size
+    nb = math.ceil(n / bs)
+    end = cfg.epochs if stop_after is None else min(cfg.epochs, start + stop_after)
+    status = "running"
+    for epoch in tqdm(range(start, end), desc="epochs", initial=start, total=cfg.epochs, disable=not progress):
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, generator=run.gen_cpu)
+        losses = []
+        for i in range(nb):
+            t = epoch + (i + 1) / nb
+            for group in run.opt.param_groups:
+                group["lr"] = lr_at(t, kind=cfg.lr_schedule, base=cfg.lr, periods=cfg.periods)
+            eps_t = eps_at(t if cfg.eps_update == "batch" else epoch, kind=cfg.schedule, target=cfg.eps,
+                           periods=cfg.periods, eps_max=cfg.eps_max)
+            idx = perm[i * bs:(i + 1) * bs].to(x_tr.device)
+            xb, yb = run.inputs(x_tr[idx]), y_tr[idx].to(run.device)
+            if cfg.augment:
+                from empirical.data import random_crop_flip
+                xb = run.inputs(random_crop_flip(xb, run.gen))
+            losses.append(train_step(run, xb, yb, epoch=epoch, eps_t=eps_t))
+            if not (math.isfinite(losses[-1]) and losses[-1] <= cfg.max_loss):
+                status = "diverged"
+                doc = _metrics_doc(cfg, status, history,
+                                   diverged_at={"epoch": epoch, "batch": i, "loss": repr(losses[-1])})
+                ckpt.write_json(out / ckpt.METRICS, doc)
+                return doc
+        record = {"epoch": epoch, "eps": eps_t, "lr": run.opt.param_groups[0]["lr"],
+                  "train_loss_running": sum(losses) / len(losses)}
+        record.update(_epoch_metrics(run, epoch, train_eval, test_eval, grad_set))
+        record["time_s"] = time.perf_counter() - t0
+        history.append(record)
+        ckpt.save_checkpoint(out / ckpt.CHECKPOINT, run.state(epoch, history))
+        status = "completed" if epoch + 1 == cfg.epochs else "running"
+        ckpt.write_json(out / ckpt.METRICS, _metrics_doc(cfg, status, history))
+    return _metrics_doc(cfg, status, history)

@@ -1,0 +1,118 @@
+"""`advland measure ...` end to end on a tiny LeNet run over 20 MNIST test images: JSON + PNG next to the
+run, recorded settings, and clear failures (no checkpoint, empty parameter subset, NaN losses, a
+non-converged eigen-solve kept with its flag)."""
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from empirical import measure_cli
+from empirical.checkpoint import save_checkpoint, write_json
+from empirical.models import build_model
+
+pytestmark = pytest.mark.skipif(not os.environ.get("ADVLAND_DATA"),
+                                reason="ADVLAND_DATA is not set (needs the MNIST files, e.g. /work/shared/data)")
+COMMON = ["--subset", "20", "--steps", "2", "--batch-size", "10"]
+
+
+def advland(*argv) -> int:
+    parser = argparse.ArgumentParser(prog="advland")
+    measure_cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args([str(a) for a in argv])
+    return args.func(args)
+
+
+def make_run(path: Path, nan: bool = False) -> Path:
+    torch.manual_seed(0)
+    model = build_model("lenet", width=1)
+    if nan:
+        with torch.no_grad():
+            model.fc2.weight.fill_(float("nan"))
+    path.mkdir()
+    save_checkpoint(path / "checkpoint.pt", {"model": model.state_dict()})
+    write_json(path / "config.json", {"model": "lenet", "width": 1, "dataset": "mnist", "num_classes": 10,
+                                      "method": "at", "eps": 0.1, "norm": "linf", "seed": 0})
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("runs") / "lenet")
+
+
+def read(path: Path) -> dict:
+    assert path.with_suffix(".png").stat().st_size > 0
+    return json.loads(path.read_text())
+
+
+def test_scan_writes_json_and_png_next_to_run(run):
+    assert advland("measure", "scan", "--run", run, *COMMON, "--points", "3", "--frozen",
+                   "--normalization", "filter-all") == 0
+    res = read(run / "measure-scan.json")
+    assert res["bn_mode"] == "eval" and res["adversarial"] == "frozen" and res["eps"] == 0.1
+    assert res["coords"] == [[-1.0, 0.0, 1.0]] and all(math.isfinite(v) for v in res["loss"])
+    assert not list(run.glob(".*"))  # no temp files left behind
+
+
+def test_two_dimensional_clean_scan(run, tmp_path):
+    out = tmp_path / "plane.json"
+    assert advland("measure", "scan", "--run", run, *COMMON, "--dims", "2", "--points", "2", "--eps", "0",
+                   "--out", out) == 0
+    res = read(out)
+    assert res["adversarial"] == "none" and len(res["loss"]) == 2 and len(res["loss"][0]) == 2
+
+
+def test_hessian_reports_eigenvalues_and_curvature_check(run, tmp_path):
+    out = tmp_path / "h.json"
+    assert advland("measure", "hessian", "--run", run, *COMMON, "--params", "weights", "--k", "2",
+                   "--out", out) == 0
+    res = read(out)
+    assert len(res["eigenvalues"]) == 2 and res["eigenvalues"][0] >= res["eigenvalues"][1]
+    assert res["curvature_check"]["eigenvalue"] == res["eigenvalues"][0]
+    assert res["hessian"]["hessian"]["loss"].startswith("adversarial")
+
+
+def test_non_converged_eigen_solve_is_kept_with_its_flag(run, tmp_path, capsys):
+    out = tmp_path / "h.json"
+    assert advland("measure", "hessian", "--run", run, *COMMON, "--eps", "0", "--max-iter", "2",
+                   "--tol", "1e-12", "--out", out) == 0
+    assert read(out)["converged"] is False
+    assert "did not converge" in capsys.readouterr().err
+
+
+def test_flatness_and_cosine(run, tmp_path):
+    for kind in ("average", "worst"):
+        out = tmp_path / f"{kind}.json"
+        assert advland("measure", "flatness", "--run", run, *COMMON, "--kind", kind, "--samples", "2",
+                       "--ascent-steps", "2", "--out", out) == 0
+        res = read(out)
+        assert res["kind"] == kind and math.isfinite(res["flatness"])
+    out = tmp_path / "cos.json"
+    assert advland("measure", "cosine", "--run", run, *COMMON, "--direction", "random", "--scales", "0,0.5",
+                   "--out", out) == 0
+    assert [r["scale"] for r in read(out)["rows"]] == [0.0, 0.5]
+
+
+def test_clear_errors(run, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.json").write_text((run / "config.json").read_text())
+    assert advland("measure", "scan", "--run", empty, *COMMON) == 2
+    assert "checkpoint.pt is missing" in capsys.readouterr().err
+    assert advland("measure", "scan", "--run", run, *COMMON, "--include", "nosuchlayer") == 2
+    assert "matches no parameter" in capsys.readouterr().err
+    assert advland("measure", "scan", "--run", run, *COMMON, "--eps", "-1") == 2
+    assert "eps" in capsys.readouterr().err
+
+
+def test_nan_losses_are_reported(tmp_path, capsys):
+    broken = make_run(tmp_path / "broken", nan=True)
+    assert advland("measure", "scan", "--run", broken, *COMMON, "--eps", "0", "--points", "2") == 1
+    assert "NaN/inf losses" in capsys.readouterr().err
+    assert read(broken / "measure-scan.json")["loss"] == [None, None]
+    assert advland("measure", "hessian", "--run", broken, *COMMON, "--eps", "0") == 1
+    assert "undefined" in capsys.readouterr().err

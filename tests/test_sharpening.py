@@ -1,0 +1,229 @@
+"""theory.sharpening and the claim yamada2021.l2-sharpening: the closed-form Hessian against torch autograd of an
+independent torch implementation of the loss, structural properties, the solver's optimality, the claim at scale
+'smoke', and false variants that the same check functions must refute."""
+import os
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from proofs_check import yamada2021 as Y
+from proofs_check.model import Context, Verdict
+from theory import sharpening as S
+from theory.linear import adversarial_grad, adversarial_loss
+
+seeds = st.integers(0, 2**31 - 1)
+DATA = os.environ.get("ADVLAND_DATA")
+
+
+def _problem(seed, n=7, d=4, away_from_zero=0.0):
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(n, d)), rng.choice([-1.0, 1.0], n)
+    w = rng.normal(size=d)
+    return X, y, np.sign(w) * (away_from_zero + np.abs(w))
+
+
+def _torch_hessian(w, X, y, eps, p):
+    """Autograd Hessian of mean log(1 + exp(−y wᵀx + ε||w||_q)), written here from the definition."""
+    q = {2.0: 2.0, np.inf: 1.0, 3.0: 1.5}[p]
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+
+    def loss(v):
+        m = yt * (Xt @ v) - eps * torch.linalg.vector_norm(v, ord=q)
+        return torch.nn.functional.softplus(-m).mean()
+
+    return torch.autograd.functional.hessian(loss, torch.tensor(w)).numpy()
+
+
+# ------------------------------------------------------------------ theory
+
+@settings(max_examples=40, deadline=None)
+@given(seeds, st.floats(0, 2), st.sampled_from([2.0, np.inf, 3.0]))
+def test_hessian_matches_torch_autograd(seed, eps, p):
+    X, y, w = _problem(seed, away_from_zero=0.05)
+    H = S.adversarial_hessian(w, X, y, eps, p)
+    np.testing.assert_allclose(H, _torch_hessian(w, X, y, eps, p), rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(H, H.T, atol=1e-14)
+
+
+@given(seeds, st.floats(0, 2))
+def test_l2_curvature_term_is_kappa_times_projector(seed, eps):
+    X, y, w = _problem(seed)
+    P = S.orthogonal_projector(w)
+    np.testing.assert_allclose(S.curvature_term(w, X, y, eps, 2), S.curvature_coefficient(w, X, y, eps) * P,
+                               atol=1e-13)
+    np.testing.assert_allclose(P @ P, P, atol=1e-12)
+    np.testing.assert_allclose(P @ w, 0, atol=1e-12)
+
+
+@given(seeds, st.floats(0, 2))
+def test_linf_has_no_curvature_term(seed, eps):
+    X, y, w = _problem(seed, away_from_zero=0.05)
+    assert not np.any(S.curvature_term(w, X, y, eps, np.inf))
+    np.testing.assert_array_equal(S.adversarial_hessian(w, X, y, eps, np.inf),
+                                  S.fixed_example_hessian(w, X, y, eps, np.inf))
+
+
+@given(seeds, st.floats(0, 2))
+def test_compression_kills_w_and_keeps_orthogonal_quadratic_form(seed, eps):
+    X, y, w = _problem(seed)
+    H = S.adversarial_hessian(w, X, y, eps, 2)
+    C = S.compress(H, w)
+    np.testing.assert_allclose(C @ w, 0, atol=1e-12)
+    u = S.orthogonal_projector(w) @ np.random.default_rng(seed).normal(size=w.size)
+    assert u @ C @ u == pytest.approx(u @ H @ u, rel=1e-10, abs=1e-14)
+
+
+@given(seeds)
+def test_margin_radius_is_where_the_smallest_margin_hits_zero(seed):
+    X, _, w = _problem(seed)
+    y = np.where(X @ w >= 0, 1.0, -1.0)
+    r = S.margin_radius(w, X, y, 2)
+    margins = y * (X @ w) - r * np.linalg.norm(w)
+    assert margins.min() == pytest.approx(0.0, abs=1e-10)
+
+
+@pytest.mark.parametrize("separation", [3.0, 0.5])
+def test_fit_is_the_regularized_minimizer(separation):
+    X, y = S.two_gaussians(np.random.default_rng(1), 80, 10, separation)
+    eps, lam = 0.3, 1e-2
+    fit = S.fit_adversarial_logistic(X, y, eps, lam)
+    assert fit.converged and fit.grad_norm < 1e-6
+
+    def objective(v):
+        return adversarial_loss(v, X, y, eps, 2) + 0.5 * lam * v @ v
+
+    assert objective(fit.w) == pytest.approx(fit.objective, rel=1e-12)
+    rng = np.random.default_rng(2)
+    for _ in range(20):   # strictly convex: every nearby point is worse
+        assert objective(fit.w + 1e-3 * rng.normal(size=10)) > objective(fit.w)
+    # stationarity of the regularized objective with the independent finite-difference gradient
+    fd = S.central_difference_jacobian(lambda v: np.array([objective(v)]), fit.w, step=1e-6)[0]
+    np.testing.assert_allclose(fd, 0, atol=1e-6)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seeds, st.sampled_from([2.0, np.inf]))
+def test_zero_is_the_minimizer_beyond_the_threshold(seed, p):
+    # ε >= ||mean y x||_p: 0 is in the subdifferential at 0, so no w beats w = 0 (convexity); below it, the fit is not 0
+    X, y, _ = _problem(seed, n=12)
+    threshold = np.linalg.norm((y[:, None] * X).mean(axis=0), ord=p)
+    rng = np.random.default_rng(seed)
+    for w in rng.normal(size=(20, 4)) * 10.0 ** rng.uniform(-3, 1, size=(20, 1)):
+        assert adversarial_loss(w, X, y, 1.001 * threshold, p) >= adversarial_loss(np.zeros(4), X, y, 0, p) - 1e-12
+    fit = S.fit_adversarial_logistic(X, y, 0.5 * threshold, 1e-3, p=p)
+    assert np.linalg.norm(fit.w) > 1e-3
+
+
+def test_finite_difference_jacobian_of_the_gradient_is_the_hessian():
+    X, y, w = _problem(3)
+    fd = S.central_difference_jacobian(lambda v: adversarial_grad(v, X, y, 0.7, 2), w)
+    np.testing.assert_allclose(fd, S.adversarial_hessian(w, X, y, 0.7, 2), rtol=1e-6, atol=1e-9)
+
+
+def test_separability_lp():
+    X = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    assert S.is_linearly_separable(X, np.array([1.0, -1.0]))[0]
+    assert not S.is_linearly_separable(np.vstack([X, X]), np.array([1.0, -1.0, -1.0, 1.0]))[0]
+
+
+def test_bad_inputs_are_rejected():
+    X, y, w = _problem(0)
+    with pytest.raises(ValueError, match="ε"):
+        S.adversarial_hessian(w, X, y, -0.1, 2)
+    with pytest.raises(ValueError, match="w = 0"):
+        S.adversarial_hessian(np.zeros(4), X, y, 0.1, 2)
+    with pytest.raises(ValueError, match="weight_decay"):
+        S.fit_adversarial_logistic(X, y, 0.1, 0.0)
+    with pytest.raises(ValueError, match="minimizer is w = 0"):
+        S.fit_adversarial_logistic(X, y, 1e3, 1e-3)
+    with pytest.raises(ValueError, match="step"):
+        S.central_difference_jacobian(np.sin, w, step=0.0)
+
+
+# ------------------------------------------------------------------ the claim at scale 'smoke'
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    data_dir = DATA or str(tmp_path_factory.mktemp("no_data"))   # without ADVLAND_DATA, MNIST must be skipped
+    return Y.l2_sharpening.check(Context(scale="smoke", seed=0, data_dir=data_dir))
+
+
+def test_claim_verdicts_at_smoke(smoke):
+    by = {c.name: c.verdict for c in smoke.checks}
+    assert by["Hessian formula (p=2) = finite differences of the gradient"] is Verdict.CONFIRMED
+    assert by["Hessian formula (p=inf) = finite differences of the gradient"] is Verdict.CONFIRMED
+    assert by["κ(ε) = (ε/||w||)·mean σ(−m_i) non-decreasing in ε"] is Verdict.CONFIRMED
+    assert by["eigenvalues of ∇²L_ε non-decreasing in ε at fixed w (all m_i(ε) >= 0)"] is Verdict.REFUTED
+    assert by["loewner of P∇²L_εP non-decreasing in ε at fixed w (all m_i(ε) >= 0)"] is Verdict.CONFIRMED
+    trained = {name: v for name, v in by.items() if "increases with ε" in name}
+    synthetic = [v for name, v in trained.items() if name.startswith("two Gaussians")]
+    mnist = [v for name, v in trained.items() if name.startswith("MNIST")]
+    assert synthetic == [Verdict.CONFIRMED, Verdict.CONFIRMED]
+    assert mnist == [Verdict.CONFIRMED if DATA else Verdict.SKIPPED]
+    assert smoke.verdict is Verdict.REFUTED      # the literal fixed-w reading fails
+    assert set(smoke.plots) == {"sharpness_vs_eps", "curvature_fixed_w"}
+
+
+def test_trained_curves_are_solved_and_the_regularizer_shift_is_uniform(smoke):
+    for curve in smoke.details["curves"].values():
+        assert all(r["converged"] and r["grad_norm"] < 1e-6 for r in curve["rows"])
+        eps = [r["eps"] for r in curve["rows"]]
+        assert eps == sorted(eps) and eps[-1] < curve["threshold"]
+
+
+def test_unconverged_solver_is_inconclusive_not_confirmed(smoke):
+    label, curve = next(iter(smoke.details["curves"].items()))
+    broken = {**curve, "rows": [{**r, "converged": False} for r in curve["rows"]]}
+    assert Y.check_trained_sharpening(label, broken).verdict is Verdict.INCONCLUSIVE
+
+
+def test_missing_mnist_names_the_files(tmp_path):
+    from empirical.data import DataError
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz"):
+        Y._mnist_pair(Context(scale="smoke", data_dir=str(tmp_path)), 10)
+
+
+def test_same_seed_same_counterexample():
+    ctx = Context(scale="smoke", seed=5)
+    a = Y.check_fixed_w_monotone(ctx, order="eigenvalues", compressed=False)
+    b = Y.check_fixed_w_monotone(ctx, order="eigenvalues", compressed=False)
+    assert a.verdict is b.verdict and a.counterexample == b.counterexample
+
+
+# ------------------------------------------------------------------ falsifiability: false variants are refuted
+
+CTX = Context(scale="smoke", seed=0)
+
+
+def _refuted(check):
+    assert check.verdict is Verdict.REFUTED, check.as_dict()
+    assert check.counterexample is not None
+    return check
+
+
+def test_hessian_without_the_curvature_term_mismatches_finite_differences():
+    _refuted(Y.check_hessian_formula(CTX, p=2, hessian=S.fixed_example_hessian))
+
+
+def test_linf_with_the_l2_isotropic_term_mismatches_finite_differences():
+    def false_linf(w, X, y, eps, p):
+        return S.fixed_example_hessian(w, X, y, eps, p) + S.curvature_term(w, X, y, eps, 2)
+    _refuted(Y.check_hessian_formula(CTX, p=np.inf, hessian=false_linf))
+
+
+@pytest.mark.parametrize("variant", [dict(compressed=False),           # H(ε) itself Loewner monotone
+                                     dict(margin_condition=False),     # P H P without the margin condition
+                                     dict(direction=-1)])              # eigenvalues decrease with ε
+def test_false_monotonicity_variants_are_refuted(variant):
+    _refuted(Y.check_fixed_w_monotone(CTX, **variant))
+
+
+def test_decreasing_kappa_is_refuted():
+    _refuted(Y.check_curvature_coefficient(CTX, direction=-1))
+
+
+def test_decreasing_trained_sharpness_is_refuted(smoke):
+    for label, curve in smoke.details["curves"].items():
+        _refuted(Y.check_trained_sharpening(label, curve, direction=-1))

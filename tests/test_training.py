@@ -1,0 +1,180 @@
+"""AWP, measures and the training loop: independent recomputation, resume = uninterrupted, divergence, fast path."""
+import copy
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from empirical.attacks import pgd
+from empirical.awp import apply_perturbation, awp_direction, perturbable
+from empirical.checkpoint import load_checkpoint, load_run
+from empirical.measures import dead_relu_fraction, full_batch_grad_norm, weight_norms
+from empirical.state import snapshot, state_equal
+from empirical.train import TrainConfig, _Run, train, train_step
+
+
+def tiny_net(seed=0, bn=True, classes=4):
+    torch.manual_seed(seed)
+    layers = [nn.Conv2d(1, 4, 3, padding=1)] + ([nn.BatchNorm2d(4)] if bn else []) + [
+        nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 8), nn.ReLU(), nn.Linear(8, classes)]
+    return nn.Sequential(*layers)
+
+
+def tiny_data(n=64, seed=0, classes=4):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, classes, (n,), generator=g)
+    x = (0.5 + 0.3 * torch.randn(n, 1, 8, 8, generator=g) * (y[:, None, None, None] + 1) / classes).clamp(0, 1)
+    return x, y
+
+
+def tiny_cfg(**kw):
+    base = dict(model="tiny", dataset="synthetic", method="at", eps=0.1, epochs=2, batch_size=32, eval_subset=32,
+                grad_subset=32, attack_steps=2, eval_steps=2, optimizer="sgd", lr=0.05, num_classes=4)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def strip_times(history):
+    return [{k: v for k, v in h.items() if k != "time_s"} for h in history]
+
+
+def test_awp_perturbation_is_layerwise_relative_and_along_the_gradient():
+    model = tiny_net().train()
+    x, y = tiny_data(16)
+    before = snapshot(model)
+    gamma = 0.02
+    v = awp_direction(model, copy.deepcopy(model), lambda m: F.cross_entropy(m(x), y), gamma)
+    assert state_equal(before, snapshot(model))                            # the proxy did the work
+    names = {n for n, _ in perturbable(model)}
+    assert set(v) == names and all(dict(model.named_parameters())[n].ndim > 1 for n in names)
+    params = dict(model.named_parameters())
+    grads = torch.autograd.grad(F.cross_entropy(model(x), y), list(params.values()))
+    gdict = dict(zip(params, grads))
+    for n, t in v.items():
+        assert torch.isclose(t.norm(), gamma * params[n].detach().norm(), rtol=1e-5)
+        assert F.cosine_similarity(t.flatten(), gdict[n].flatten(), dim=0) > 1 - 1e-5
+    apply_perturbation(model, v, +1.0)
+    apply_perturbation(model, v, -1.0)
+    for n, p in model.named_parameters():
+        assert torch.allclose(p, before["tensors"][n], atol=1e-7)
+
+
+def test_awp_update_is_computed_at_w_plus_v_and_applied_to_w():
+    cfg = tiny_cfg(method="awp", momentum=0.0, weight_decay=0.0, lr=0.1, awp_gamma=0.05).resolved()
+    model = tiny_net(bn=False)
+    ref = copy.deepcopy(model)
+    x, y = tiny_data(32)
+    run = _Run(cfg, model)
+    train_step(run, x, y, epoch=0, eps_t=cfg.eps)
+    # independent recomputation with the same random start
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    ref.eval()
+    x_adv = x + pgd(ref, x, y, eps=cfg.eps, steps=cfg.attack_steps, step_size=cfg.attack_step_size, generator=gen)
+    ref.train()
+    w = {n: p.detach().clone() for n, p in ref.named_parameters()}
+    v = awp_direction(ref, copy.deepcopy(ref), lambda m: -F.cross_entropy(m(x_adv), y), cfg.awp_gamma)
+    apply_perturbation(ref, v, +1.0)
+    grads = dict(zip(w, torch.autograd.grad(F.cross_entropy(ref(x_adv), y), list(ref.parameters()))))
+    for n, p in model.named_parameters():
+        assert torch.allclose(p, w[n] - cfg.lr * grads[n], atol=1e-6)
+
+
+def test_measures_agree_with_direct_computation():
+    model = tiny_net().eval()
+    x, y = tiny_data(40)
+    before = snapshot(model)
+    direct = torch.autograd.grad(F.cross_entropy(model(x), y), list(model.parameters()))
+    expected = torch.sqrt(sum((g ** 2).sum() for g in direct))
+    assert full_batch_grad_norm(model, x, y, batch_size=7) == pytest.approx(float(expected), rel=1e-5)
+    gen = dict(norm="linf", steps=2, generator=torch.Generator().manual_seed(0))
+    assert full_batch_grad_norm(model, x, y, eps=0.1, attack=gen, batch_size=40) > 0
+    assert weight_norms(model) == {n: pytest.approx(float(p.norm())) for n, p in model.named_parameters()}
+    with torch.no_grad():
+        model[-3].bias.fill_(-1e3)                          # second ReLU can never fire
+    dead = dead_relu_fraction(model, x, batch_size=9)
+    assert set(dead) == {"2", "6"} and dead["6"] == 1.0
+    with torch.no_grad():
+        pre = model[1](model[0](x))
+    assert dead["2"] == pytest.approx(float(1 - (pre > 0).any(0).float().mean()))
+    assert all(p.grad is None for p in model.parameters())
+    assert state_equal(snapshot(model), snapshot(model)) and before["training"] == snapshot(model)["training"]
+
+
+@pytest.mark.parametrize("method,extra", [
+    ("trades-awp", dict(awp_warmup=1, schedule="cos", bn_attack="train", epochs=3)),
+    ("awp", dict(optimizer="adam", lr=1e-3, schedule="linear", eps_update="batch", epochs=3)),
+])
+def test_interrupted_run_resumes_to_identical_results(tmp_path, method, extra):
+    cfg = tiny_cfg(method=method, **extra)
+    x, y = tiny_data(72)
+    full = train(cfg, tmp_path / "full", data=(x, y, x, y), model=tiny_net())
+    part = train(cfg, tmp_path / "part", data=(x, y, x, y), model=tiny_net(), stop_after=2)
+    assert part["status"] == "running" and part["epochs_done"] == 2
+    resumed = train(cfg, tmp_path / "part", data=(x, y, x, y), model=tiny_net(seed=99))
+    assert full["status"] == resumed["status"] == "completed"
+    assert strip_times(full["history"]) == strip_times(resumed["history"])
+    a = load_checkpoint(tmp_path / "full" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "part" / "checkpoint.pt")
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    config = json.loads((tmp_path / "full" / "config.json").read_text())
+    assert config["bn_attack"] == cfg.bn_attack and config["method"] == method
+    assert set(full["history"][-1]) >= {"train_clean_acc", "train_robust_acc", "test_clean_acc", "test_robust_acc",
+                                        "train_robust_loss", "test_clean_loss", "grad_norm_robust", "weight_norms",
+                                        "dead_relu"}
+
+
+def test_divergence_ends_the_run_with_a_status(tmp_path):
+    x, y = tiny_data(64)
+    doc = train(tiny_cfg(method="clean", lr=1e9, momentum=0.0, epochs=3), tmp_path, data=(x, y, x, y),
+                model=tiny_net(bn=False))
+    assert doc["status"] == "diverged"
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "diverged"
+
+
+def test_fast_path_matches_reference_within_bf16_tolerance(tmp_path):
+    x, y = tiny_data(32)
+    cfg = tiny_cfg(epochs=1, lr=0.02)
+    ref = train(cfg, tmp_path / "ref", data=(x, y, x, y), model=tiny_net(bn=False))
+    fast = train(tiny_cfg(epochs=1, lr=0.02, fast=True), tmp_path / "fast", data=(x, y, x, y),
+                 model=tiny_net(bn=False))
+    a = load_checkpoint(tmp_path / "ref" / "checkpoint.pt")["model"]
+    b = load_checkpoint(tmp_path / "fast" / "checkpoint.pt")["model"]
+    w0 = tiny_net(bn=False).state_dict()
+    for k in a:
+        moved = (a[k] - w0[k]).norm()
+        assert (a[k] - b[k]).norm() <= 0.1 * moved + 2e-2 * a[k].norm()   # bf16: ~3 significant digits
+    assert any(not torch.equal(a[k], b[k]) for k in a)                   # bf16 autocast really ran
+    h_ref, h_fast = ref["history"][-1], fast["history"][-1]
+    assert abs(h_ref["test_clean_loss"] - h_fast["test_clean_loss"]) < 0.05 * h_ref["test_clean_loss"]
+
+
+def test_checkpoint_is_weights_only_and_load_run_checks_the_model(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(48, 1, 28, 28, generator=g), torch.randint(0, 10, (48,), generator=g)
+    cfg = tiny_cfg(model="mlp", dataset="mnist", width=1, num_classes=10, epochs=1, batch_size=16)
+    train(cfg, tmp_path, data=(x, y, x, y))
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert {"model", "optimizer", "rng", "epoch", "history"} <= set(state)
+    model, config = load_run(tmp_path)
+    assert not model.training and config["model"] == "mlp"
+    assert all(torch.equal(v, state["model"][k]) for k, v in model.state_dict().items())
+    config["width"] = 2
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="does not match model"):
+        load_run(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        load_run(tmp_path / "nothing")
+
+
+def test_bad_configurations_fail_before_any_work(tmp_path):
+    for bad in (dict(method="mart"), dict(eps=-0.1), dict(schedule="step"), dict(norm="l1"),
+                dict(bn_attack="frozen"), dict(optimizer="lbfgs"), dict(periods=[0, 5])):
+        with pytest.raises(ValueError):
+            train(tiny_cfg(**bad), tmp_path / "bad", data=None, model=tiny_net())
+        assert not (tmp_path / "bad").exists()
+    x, y = tiny_data(32)
+    train(tiny_cfg(epochs=1), tmp_path / "run", data=(x, y, x, y), model=tiny_net())
+    with pytest.raises(ValueError, match="different configuration"):
+        train(tiny_cfg(epochs=1, eps=0.2), tmp_path / "run", data=(x, y, x, y), model=tiny_net())
