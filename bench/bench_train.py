@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from empirical.checkpoint import write_json  # noqa: E402
 from empirical.data import DATASET_INFO  # noqa: E402
 from empirical.models import build_model  # noqa: E402
-from empirical.train import TrainConfig, _Run, train_step  # noqa: E402
+from empirical.train import TrainConfig, TrainRun, train_step  # noqa: E402
 
 # dense peak FLOP/s (TFLOP/s) by device-name fragment: (bf16 tensor core, fp32 with TF32 tensor cores)
 PEAK_TFLOPS = {"H100": (989.4, 494.7), "H200": (989.4, 494.7), "A100": (312.0, 156.0)}
@@ -46,7 +46,7 @@ def step_flops(cfg: TrainConfig, x, y) -> int:
     """FLOPs of one reference training step (forward and backward of every attack step and the update)."""
     from torch.utils.flop_counter import FlopCounterMode
     model = build_model(cfg.model, width=cfg.width, in_channels=cfg.in_channels)
-    run = _Run(dataclasses.replace(cfg, fast=False), model)
+    run = TrainRun(dataclasses.replace(cfg, fast=False), model)
     counter = FlopCounterMode(display=False)
     with counter:
         train_step(run, x, y, epoch=0, eps_t=cfg.eps)
@@ -60,7 +60,7 @@ def _sync(device):
 
 def time_path(cfg: TrainConfig, x, y, warmup: int, iters: int) -> dict:
     torch.manual_seed(0)
-    run = _Run(cfg, build_model(cfg.model, width=cfg.width, in_channels=cfg.in_channels))
+    run = TrainRun(cfg, build_model(cfg.model, width=cfg.width, in_channels=cfg.in_channels))
     xb, yb = run.inputs(x), y.to(run.device)
     t0 = time.perf_counter()
     for _ in range(warmup):
@@ -113,6 +113,7 @@ def main(argv=None) -> int:
               "batch_size": a.batch_size, "pgd_steps": a.pgd_steps, "eps": eps, "device": str(device),
               "device_name": torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu",
               "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+              "load_average_1min_at_start": os.getloadavg()[0],
               "flops_per_step": flops, "epoch_images": epoch_images, "warmup_steps": warmup, "timed_steps": iters,
               "paths": {}}
     for path in a.paths.split(","):

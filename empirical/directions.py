@@ -10,8 +10,8 @@ A *direction* is a list of tensors aligned with a list of ``(name, parameter)`` 
 * ``'layer'`` (Stutz et al. 2021 ``layer_l2``): each whole tensor rescaled to ``||d_t|| = ||w_t||``.
 * ``'unit'`` (Liu et al. 2020 ``run/perturb_param.py``): one global rescaling to unit L2 norm over all tensors.
 
-Every random draw comes from the caller's ``torch.Generator`` (on the CPU, so a direction is the same
-whatever the model's device), hence a fixed seed gives the same direction for the same shapes.
+Every random draw comes from the caller's ``torch.Generator``, on its device (a CPU generator gives the
+same direction whatever the model's device), hence a fixed seed gives the same direction for the same shapes.
 """
 from __future__ import annotations
 
@@ -58,18 +58,24 @@ def _rows(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0], -1) if t.ndim > 1 else t.reshape(-1, 1)
 
 
+def check_aligned(direction, params) -> None:
+    """A direction must hold one tensor per selected parameter, of the same shape."""
+    if len(direction) != len(params) or any(d.shape != p.shape for d, (_, p) in zip(direction, params)):
+        raise ValueError(f"direction and parameters differ in number or shapes "
+                         f"({len(direction)} tensors for {len(params)} parameters)")
+
+
 def normalize(direction: list[torch.Tensor], params, normalization: str) -> list[torch.Tensor]:
     """Rescale a raw direction (see the module docstring for each rule); returns new tensors."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    check_aligned(direction, params)
     weights = [p.detach() for _, p in params]
-    if len(direction) != len(weights) or any(d.shape != w.shape for d, w in zip(direction, weights)):
-        raise ValueError("direction and parameters differ in number or shapes")
     if normalization == "unit":
-        total = torch.sqrt(sum((d.double() ** 2).sum() for d in direction))
+        total = global_norm(direction)
         if total == 0:
             raise ValueError("cannot normalize an all-zero direction to unit norm")
-        return [d / total.to(d.dtype) for d in direction]
+        return [d / total for d in direction]
     out = []
     for d, w in zip(direction, weights):
         if normalization == "filter" and w.ndim <= 1:

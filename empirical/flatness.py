@@ -29,7 +29,7 @@ from torch import nn
 
 from empirical.directions import place, select
 from empirical.hvp import check_batch_size
-from empirical.scan import robust_loss, seeded_generator
+from empirical.scan import check_data, robust_loss, seeded_generator
 from empirical.state import preserved
 
 BALLS = ("relative", "absolute")
@@ -70,6 +70,7 @@ def average_flatness(model: nn.Module, x, y, *, xi: float = 0.5, samples: int = 
     passed to reuse a reference loss computed with another budget."""
     _check(xi, ball, samples, "samples")
     check_batch_size(batch_size)
+    check_data(x, y)
     with preserved(model, bn_mode):
         params = select(model, "no-norm")
         if reference is None:
@@ -133,11 +134,14 @@ def worst_flatness(model: nn.Module, x, y, *, xi: float = 0.00075, eps: float = 
     ``reference`` to use another one (e.g. Stutz's PGD-20 x 10 restarts)."""
     _check(xi, ball, attempts, "attempts")
     check_batch_size(batch_size)
+    check_data(x, y)
     if not np.isfinite(eps) or eps < 0:
         raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
     if not isinstance(steps, int) or steps < 1 or not lr > 0:
         raise ValueError(f"need steps >= 1 and lr > 0, got steps={steps!r}, lr={lr!r}")
     input_step = eps / 4 if input_step is None else input_step
+    if not np.isfinite(input_step) or input_step < 0:
+        raise ValueError(f"input_step must be a finite number >= 0, got {input_step!r}")
     with preserved(model, bn_mode):
         params = select(model, "no-norm")
         base = [p.detach().clone() for _, p in params]

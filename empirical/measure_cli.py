@@ -53,7 +53,7 @@ def register(subparsers) -> None:
 
     p = kinds.add_parser("hessian", parents=[common], help="top Hessian eigenvalues on fixed adversarial examples")
     p.add_argument("--k", type=int, default=1, help="number of top eigenvalues (default 1)")
-    p.add_argument("--h", type=float, default=1e-2, help="step of the second-difference check (default 1e-2)")
+    p.add_argument("--h", type=float, default=1e-6, help="step of the float64 second-difference check (default 1e-6)")
     p.add_argument("--tol", type=float, default=1e-4, help="Lanczos relative residual tolerance (default 1e-4)")
     p.add_argument("--max-iter", type=int, default=None, help="Lanczos Krylov dimension (default 2k + 50)")
     p = kinds.add_parser("scan", parents=[common], help="1-D/2-D loss scan along normalized directions")
@@ -61,7 +61,7 @@ def register(subparsers) -> None:
     p.add_argument("--normalization", choices=("filter", "filter-all", "layer"), default="filter")
     p.add_argument("--dims", type=int, choices=(1, 2), default=1)
     p.add_argument("--range", type=float, nargs=2, default=(-1.0, 1.0), metavar=("LO", "HI"))
-    p.add_argument("--points", type=int, default=21)
+    p.add_argument("--points", type=int, default=21, help="grid points per axis (odd: theta is on the grid)")
     p.add_argument("--frozen", action="store_true", help="adversarial examples computed once at theta")
     p.add_argument("--recalibrate-bn", action="store_true", help="re-estimate BN statistics at every point")
     p = kinds.add_parser("flatness", parents=[common], help="Stutz et al. relative flatness")
@@ -124,11 +124,13 @@ def _selected(model, args):
 
 
 def _run(args) -> int:
-    from empirical.checkpoint import load_run
+    from empirical.checkpoint import load_run, write_json
     from empirical.data import load_tensors
 
     if args.subset is not None and args.subset < 1:
         raise ValueError(f"--subset must be >= 1, got {args.subset}")
+    if args.include is not None and args.measure in ("hessian", "flatness"):
+        raise ValueError(f"--include applies to scan and cosine only, not to {args.measure}")
     run = Path(args.run)
     if not run.is_dir():
         raise FileNotFoundError(f"run directory {run} does not exist")
@@ -144,13 +146,11 @@ def _run(args) -> int:
     out = Path(args.out) if args.out else run / f"measure-{args.measure}.json"
     bad = _nonfinite_paths(result)
     result["nonfinite"] = bad
-    from empirical.checkpoint import write_json
-
     write_json(out, _jsonable(result))
     _save_plot(out.with_suffix(".png"), args.measure, result)
     if result.get("converged") is False:
         print(f"advland measure: warning: the eigen-solver did not converge (kept with converged=false "
-              f"in {out}); raise the iteration budget or use more data", file=sys.stderr)
+              f"in {out}); raise --max-iter / --tol (hessian) or check the data", file=sys.stderr)
     if bad:
         print(f"advland measure: NaN/inf losses at {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''} "
               f"(written as null to {out}); the model or the perturbation scale is broken", file=sys.stderr)
@@ -326,8 +326,11 @@ def _save_plot(path: Path, kind: str, r: dict) -> None:
         ax.set_xlabel("sample" if "values" in r else "worst case")
         ax.legend()
     else:
-        c = r["curvature_check"]
-        ax.bar(["λ_max", "second difference"], [c["eigenvalue"], c["second_difference"]])
+        ax.plot(range(1, len(r["eigenvalues"]) + 1), r["eigenvalues"], "o", label="Lanczos eigenvalues")
+        ax.axhline(r["curvature_check"]["second_difference"], color="k", ls="--",
+                   label=f"second difference along v1 (h={r['curvature_check']['h']:g})")
+        ax.set_xlabel("index")
+        ax.legend(fontsize=7)
     ax.set_title(f"{kind}: {Path(r['run']).name} ({r['split']}, eps={r['eps']}, BN {r['bn_mode']})", fontsize=8)
     fig.tight_layout()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -10,7 +10,8 @@ build ``theta+ = theta + a v`` and ``theta- = theta - a v``, run the attack on e
 (a zero perturbation gives cosine 0, ``torch.nn.functional.cosine_similarity``'s convention). The claim: for
 the same a, similarity is lower for models trained with a larger eps. a = 0 is the control: the attack's
 random start alone makes the cosine < 1, because delta+ and delta- use different draws of one generator.
-The robust error of theta+ and theta- (on their own adversarial examples) is reported too.
+The robust error of theta+ and theta- (on their own adversarial examples) and their clean error are
+reported too.
 """
 from __future__ import annotations
 
@@ -23,38 +24,43 @@ from torch import nn
 
 from empirical.directions import normalize, place
 from empirical.hvp import check_batch_size
-from empirical.scan import adversarial_deltas, loss_and_accuracy
+from empirical.scan import adversarial_deltas, check_data, loss_and_accuracy
 from empirical.state import preserved
 
 
 def perturbation_cosine(model: nn.Module, x, y, params, direction, scales, *, attack: Callable,
                         bn_mode: str = "eval", seed: int = 0, batch_size: int = 100) -> dict:
-    """Mean/std of cos(delta+, delta-) (raw and sign) and the robust errors of theta +- a v, per scale a.
+    """Mean/std of cos(delta+, delta-) (raw and sign) and the robust/clean errors of theta +- a v, per a.
 
-    ``direction`` (aligned with ``params``) is rescaled to global unit norm first. For scale index k the
-    attacks on theta+ and theta- are seeded with ``seed + 2k`` and ``seed + 2k + 1``.
+    ``direction`` (aligned with ``params``) is rescaled to global unit norm first. The control a = 0 is
+    always reported (prepended when ``scales`` lacks it). For the k-th scale of the sorted grid the attacks
+    on theta+ and theta- are seeded with ``seed + 2k`` and ``seed + 2k + 1``.
     """
     if attack is None:
         raise ValueError("the perturbation cosine needs an attack (cosines of zero perturbations are undefined)")
     check_batch_size(batch_size)
+    check_data(x, y)
     grid = np.asarray(scales, dtype=float).reshape(-1)
     if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
         raise ValueError(f"scales must be a non-empty list of finite numbers >= 0, got {scales!r}")
+    grid = np.unique(np.concatenate([[0.0], grid]))
     v = normalize(list(direction), params, "unit")
     rows = []
     with preserved(model, bn_mode):
         base = [p.detach().clone() for _, p in params]
         for k, a in enumerate(grid):
-            deltas, errors = [], []
-            for sign, s in ((1.0, seed + 2 * k), (-1.0, seed + 2 * k + 1)):
+            deltas, errors = [], {}
+            for side, sign, s in (("plus", 1.0, seed + 2 * k), ("minus", -1.0, seed + 2 * k + 1)):
                 place(params, base, [(sign * a, v)])
                 delta = adversarial_deltas(model, x, y, attack, seed=s, batch_size=batch_size)
-                errors.append(1.0 - loss_and_accuracy(model, x, y, delta, batch_size=batch_size)[1])
+                errors[f"error_{side}"] = 1.0 - loss_and_accuracy(model, x, y, delta, batch_size=batch_size)[1]
+                errors[f"clean_error_{side}"] = 1.0 - loss_and_accuracy(model, x, y, batch_size=batch_size)[1]
                 deltas.append(delta.flatten(1))
             raw = F.cosine_similarity(deltas[0], deltas[1], dim=1)
             sgn = F.cosine_similarity(deltas[0].sign(), deltas[1].sign(), dim=1)
-            rows.append({"scale": float(a), "cos_raw_mean": float(raw.mean()), "cos_raw_std": float(raw.std(correction=0)),
+            rows.append({"scale": float(a),
+                         "cos_raw_mean": float(raw.mean()), "cos_raw_std": float(raw.std(correction=0)),
                          "cos_sign_mean": float(sgn.mean()), "cos_sign_std": float(sgn.std(correction=0)),
-                         "error_plus": errors[0], "error_minus": errors[1]})
+                         **errors})
     return {"rows": rows, "bn_mode": bn_mode, "n": int(len(x)), "seed": int(seed),
             "params": [n for n, _ in params]}

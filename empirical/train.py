@@ -118,7 +118,7 @@ def trades_kl(logits_adv: torch.Tensor, p_clean: torch.Tensor) -> torch.Tensor:
     return (p_clean * (torch.log(p_clean.clamp_min(1e-30)) - logq)).sum(dim=1)
 
 
-class _Run:
+class TrainRun:
     """Model, forward module, optimizer, proxy and generators of one run (the state a checkpoint holds)."""
 
     def __init__(self, cfg: TrainConfig, model: torch.nn.Module):
@@ -159,7 +159,7 @@ class _Run:
         self.gen.set_state(state["rng"]["device"].cpu())
 
 
-def _inner(run: _Run, xb, yb, eps_t: float) -> torch.Tensor:
+def _inner(run: TrainRun, xb, yb, eps_t: float) -> torch.Tensor:
     """Inner maximisation of the batch (x_adv), with BN in cfg.bn_attack mode."""
     cfg = run.cfg
     if cfg.method == "clean" or eps_t == 0:
@@ -187,14 +187,14 @@ def _outer_loss(cfg: TrainConfig, module, xb, yb, x_adv) -> torch.Tensor:
     return F.cross_entropy(logits, yb) + cfg.beta * trades_kl(module(x_adv), p).mean()
 
 
-def train_step(run: _Run, xb, yb, *, epoch: int, eps_t: float) -> float:
+def train_step(run: TrainRun, xb, yb, *, epoch: int, eps_t: float) -> float:
     """One optimisation step on a batch; returns the training loss (at w + v for AWP)."""
     cfg = run.cfg
     with run.autocast():
         x_adv = _inner(run, xb, yb, eps_t)
         run.base.train()
         v = None
-        if run.proxy is not None and epoch >= cfg.awp_warmup and eps_t > 0:
+        if run.proxy is not None and epoch >= cfg.awp_warmup:
             v = awp_direction(run.base, run.proxy,
                               lambda m: -_outer_loss(cfg, m, xb, yb, x_adv), cfg.awp_gamma)
             apply_perturbation(run.base, v, +1.0)
@@ -209,7 +209,7 @@ def train_step(run: _Run, xb, yb, *, epoch: int, eps_t: float) -> float:
     return value
 
 
-def evaluate(run: _Run, x, y, *, eps: float, seed: int) -> dict:
+def evaluate(run: TrainRun, x, y, *, eps: float, seed: int) -> dict:
     """Clean and PGD(eval_steps) robust accuracy and mean CE on (x, y) at the target eps, eval-mode BN."""
     cfg = run.cfg
     gen = torch.Generator(device=run.device).manual_seed(seed)
@@ -242,7 +242,7 @@ def _fixed_subset(n_total: int, n: int, seed: int) -> torch.Tensor:
     return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
 
 
-def _epoch_metrics(run: _Run, epoch: int, train_eval, test_eval, grad_set) -> dict:
+def _epoch_metrics(run: TrainRun, epoch: int, train_eval, test_eval, grad_set) -> dict:
     cfg = run.cfg
     m = {f"train_{k}": v for k, v in evaluate(run, *train_eval, eps=cfg.eps, seed=cfg.seed + 7919 * epoch + 1).items()}
     m.update({f"test_{k}": v for k, v in evaluate(run, *test_eval, eps=cfg.eps, seed=cfg.seed + 7919 * epoch + 2).items()})
@@ -288,7 +288,7 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
     if model is None:
         torch.manual_seed(cfg.seed)
         model = _build_model(cfg)
-    run = _Run(cfg, model)
+    run = TrainRun(cfg, model)
     history, start = [], 0
     if (out / ckpt.CHECKPOINT).is_file():
         state = ckpt.load_checkpoint(out / ckpt.CHECKPOINT)
@@ -313,7 +313,7 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=run.gen_cpu)
         losses = []
-        for i in range(nb):
+        for i in tqdm(range(nb), desc=f"epoch {epoch}", leave=False, disable=not progress):
             t = epoch + (i + 1) / nb
             for group in run.opt.param_groups:
                 group["lr"] = lr_at(t, kind=cfg.lr_schedule, base=cfg.lr, periods=cfg.periods)

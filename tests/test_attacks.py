@@ -10,6 +10,15 @@ from empirical.attacks import (ATTACK_NAMES, apgd, apgd_checkpoints, fgsm, per_e
 from empirical.state import snapshot, state_equal
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models gain nothing from intra-op threads; one thread avoids oversubscription on a busy box."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 class Logistic(nn.Module):
     """Binary logistic regression as a 2-class model: logits (0, w.x + b), so CE = log(1 + exp(-s (w.x + b)))
     with s = +1 for class 1 and -1 for class 0."""
@@ -55,7 +64,7 @@ def _norm(delta, norm):
     return f.abs().amax(1) if norm == "linf" else f.norm(dim=1)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 10_000), eps=st.floats(0.01, 0.25), norm=st.sampled_from(["linf", "l2"]),
        random_start=st.booleans())
 def test_pgd_attains_closed_form_worst_case_on_logistic(seed, eps, norm, random_start):

@@ -20,10 +20,13 @@ def small_vgg_like():
     return nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(12, 4))
 
 
+MODELS = (small_resnet(), small_vgg_like())
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2 ** 31 - 1))
 def test_filter_normalization_matches_row_norms_and_zeroes_1d(seed):
-    for model in (small_resnet(), small_vgg_like()):
+    for model in MODELS:
         params = select(model, "all")
         d = random_direction(params, torch.Generator().manual_seed(seed), "filter")
         for (name, p), di in zip(params, d):
@@ -36,8 +39,7 @@ def test_filter_normalization_matches_row_norms_and_zeroes_1d(seed):
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2 ** 31 - 1))
 def test_filter_all_normalizes_1d_tensors_elementwise(seed):
-    model = small_vgg_like()
-    params = select(model, "all")
+    params = select(MODELS[1], "all")
     d = random_direction(params, torch.Generator().manual_seed(seed), "filter-all")
     for (_, p), di in zip(params, d):
         if p.ndim == 1:

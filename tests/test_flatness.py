@@ -77,6 +77,24 @@ def test_relative_flatness_is_scale_invariant_absolute_and_hessian_are_not(alpha
     assert lam_scaled == pytest.approx(lam / alpha ** 2, rel=1e-5)
 
 
+def test_relative_flatness_is_invariant_to_relu_rescaling_without_bn():
+    """Layer 1 (weight and bias) x alpha and layer 2 weight / alpha: the same function by positive
+    homogeneity of ReLU, and the relative balls move with it (Stutz et al. §3.1)."""
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(32, 6), nn.ReLU(), nn.Linear(6, 4)).double()
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        other[1].weight.mul_(3.0)
+        other[1].bias.mul_(3.0)
+        other[3].weight.div_(3.0)
+    x, y = data()
+    torch.testing.assert_close(other(x), model(x))
+    a, b = (average_flatness(m, x, y, xi=0.3, samples=2, attack=ATTACK, seed=1) for m in (model, other))
+    assert b["flatness"] == pytest.approx(a["flatness"], rel=1e-6)
+    a, b = (worst_flatness(m, x, y, xi=0.01, eps=0.05, steps=2, attempts=1, seed=1) for m in (model, other))
+    assert b["flatness"] == pytest.approx(a["flatness"], rel=1e-6)
+
+
 def test_worst_case_on_linear_model_matches_first_order_optimum():
     """Clean CE of a linear model, small relative ball: max over ||nu_t|| <= r_t of g . nu = sum_t r_t ||g_t||."""
     torch.manual_seed(0)

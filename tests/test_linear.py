@@ -66,3 +66,12 @@ def test_bad_p_is_rejected():
 @given(ps)
 def test_dual_exponent_is_an_involution(p):
     assert linear.dual_exponent(linear.dual_exponent(p)) == pytest.approx(p)
+
+
+@given(hnp.arrays(float, 3, elements=st.floats(-1e-160, 1e-160) | st.floats(-1e300, 1e300)), ps)
+def test_dual_direction_is_finite_and_attains_the_dual_norm_at_any_scale(w, p):
+    s = linear.dual_direction(w, p)
+    assert np.all(np.isfinite(s)) and linear.lp_norm(s, p) <= 1 + 1e-9
+    if np.any(w):
+        scale = np.max(np.abs(w))
+        assert s @ (w / scale) == pytest.approx(linear.lp_norm(w / scale, linear.dual_exponent(p)), rel=1e-9)

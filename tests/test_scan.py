@@ -6,6 +6,7 @@ import functools
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 from torch import nn
 
 from empirical.attacks import pgd
@@ -108,6 +109,10 @@ def test_scan_rejects_bad_settings():
         scan(model, x, y, params, [d], [[0.0, float("nan")]])
     with pytest.raises(ValueError, match="one or two"):
         scan(model, x, y, params, [d, d, d], [[0.0]] * 3)
+    with pytest.raises(ValueError, match="shapes"):
+        scan(model, x, y, params, [d[:-1]], [[0.0]])
+    with pytest.raises(ValueError, match="same number"):
+        scan(model, x, y[:-1], params, [d], [[0.0]])
     with pytest.raises(ValueError, match="unit"):
         curvature_check(model, x, y, params, 1.0, d)
 
@@ -150,3 +155,18 @@ def test_second_difference_matches_lanczos_on_bn_net_frozen_examples():
     assert check["ok"], check
     assert state_equal(before, snapshot(model))
     assert np.isfinite(check["second_difference"])
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2 ** 31 - 1), normalization=st.sampled_from(["filter", "filter-all", "layer"]))
+def test_clean_scan_of_a_linear_model_is_convex(seed, normalization):
+    """CE of a linear model is convex in the weights, so the scanned curve has non-negative second
+    differences."""
+    torch.manual_seed(seed % 1000)
+    model = nn.Linear(6, 3).double()
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.randn(24, 6, generator=g, dtype=torch.float64), torch.randint(0, 3, (24,), generator=g)
+    params = select(model, "all")
+    d = random_direction(params, g, normalization)
+    loss = scan(model, x, y, params, [d], [np.linspace(-3, 3, 13)])["loss"]
+    assert np.all(loss[:-2] - 2 * loss[1:-1] + loss[2:] >= -1e-12)

@@ -48,7 +48,8 @@ def test_rows_match_moved_copies_and_direction_is_rescaled_to_unit_norm():
     params = select(model, "weights")
     v = random_direction(params, torch.Generator().manual_seed(3), "filter")  # not unit: gets rescaled
     total = torch.sqrt(sum((t ** 2).sum() for t in v))
-    res = perturbation_cosine(model, x, y, params, v, [0.0, 0.3], attack=ATTACK, seed=11, batch_size=4)
+    res = perturbation_cosine(model, x, y, params, v, [0.3], attack=ATTACK, seed=11, batch_size=4)
+    assert [row["scale"] for row in res["rows"]] == [0.0, 0.3]  # the control is always there
     for k, row in enumerate(res["rows"]):
         deltas, errors = [], []
         for sign, seed in ((1, 11 + 2 * k), (-1, 12 + 2 * k)):
@@ -58,9 +59,11 @@ def test_rows_match_moved_copies_and_direction_is_rescaled_to_unit_norm():
                     p.add_(sign * row["scale"] * d / total)
             deltas.append(adversarial_deltas(m, x, y, ATTACK, seed=seed, batch_size=4).flatten(1))
             errors.append(1 - loss_and_accuracy(m, x, y, deltas[-1].view_as(x))[1])
+            errors.append(1 - loss_and_accuracy(m, x, y)[1])
         expected = F.cosine_similarity(deltas[0], deltas[1], dim=1).mean()
         assert row["cos_raw_mean"] == pytest.approx(float(expected), rel=1e-9)
-        assert (row["error_plus"], row["error_minus"]) == pytest.approx(tuple(errors))
+        assert (row["error_plus"], row["clean_error_plus"], row["error_minus"],
+                row["clean_error_minus"]) == pytest.approx(tuple(errors))
         assert -1 <= row["cos_sign_mean"] <= 1
 
 

@@ -4,11 +4,21 @@ import json
 import os
 
 import pytest
+import torch
 
 from empirical import cli
 
 DATA = os.environ.get("ADVLAND_DATA")
 needs_data = pytest.mark.skipif(not DATA, reason="ADVLAND_DATA is not set (MNIST needed for the CLI run)")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models gain nothing from intra-op threads; one thread avoids oversubscription on a busy box."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def parse(*argv):

@@ -12,7 +12,16 @@ from empirical.awp import apply_perturbation, awp_direction, perturbable
 from empirical.checkpoint import load_checkpoint, load_run
 from empirical.measures import dead_relu_fraction, full_batch_grad_norm, weight_norms
 from empirical.state import snapshot, state_equal
-from empirical.train import TrainConfig, _Run, train, train_step
+from empirical.train import TrainConfig, TrainRun, train, train_step
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models gain nothing from intra-op threads; one thread avoids oversubscription on a busy box."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def tiny_net(seed=0, bn=True, classes=4):
@@ -66,7 +75,7 @@ def test_awp_update_is_computed_at_w_plus_v_and_applied_to_w():
     model = tiny_net(bn=False)
     ref = copy.deepcopy(model)
     x, y = tiny_data(32)
-    run = _Run(cfg, model)
+    run = TrainRun(cfg, model)
     train_step(run, x, y, epoch=0, eps_t=cfg.eps)
     # independent recomputation with the same random start
     gen = torch.Generator().manual_seed(cfg.seed + 1)

@@ -5,11 +5,16 @@ the constant step α = 1/(L_θθ √T), for a sufficiently large T and an iterat
 
     ∀γ >= 2:   P(||∇L_ε(θ_t)|| > γ ε L_θx) < 4 / (γ² − 2γ + 4).
 
-Writing G = ||∇L_ε(θ_t)|| / (ε L_θx), this is Markov's inequality applied to (G − 1)² + 3 = G² − 2G + 4 under the
-moment inequality E[G² − 2G] <= 0 (what an SGD descent argument with the additive 2εL_θx smoothness term gives
-asymptotically). The tightest tail that moment inequality allows is ``extremal_tail``: 1/(γ − 1)² (two-point laws
-at 1 and just above γ), and 4/(γ² − 2γ + 4) >= 1/(γ − 1)² exactly when γ >= 2, which is where the range comes from.
-At ε = 0 the normalisation divides by zero: the event is ||∇|| > 0.
+Writing G = ||∇L_ε(θ_t)|| / (ε L_θx), the bound is Markov's inequality applied to (G − 1)² + 3 = G² − 2G + 4 under
+the moment inequality E[G² − 2G] <= 0 (the slides show no proof; this is our reconstruction). A descent-lemma
+argument with the additive term, f(θ') <= f(θ) + ∇f(θ)ᵀΔ + L_θθ||Δ||²/2 + 2εL_θx||Δ||, gives with α = 1/(L_θθ√T)
+
+    (1/T) Σ_t E[(1 − α L_θθ/2)||∇_t||² − 2εL_θx||∇_t||] <= (L_θθ(f(θ_1) − f*) + σ²/2)/√T + 2εL_θx σ,
+
+so E[G² − 2G] <= 0 needs the variance term 2εL_θx σ to vanish (σ = 0, or a sharper bound on E||ĝ||); the checks
+test the moment inequality itself on the SGD iterates. The tightest tail E[G² − 2G] <= 0 allows is
+``extremal_tail``: 1/(γ − 1)² (two-point laws at 1 and just above γ), and 4/(γ² − 2γ + 4) >= 1/(γ − 1)² exactly
+when γ >= 2, which is where the range comes from. At ε = 0 the normalisation divides by zero: the event is ||∇|| > 0.
 """
 from __future__ import annotations
 
@@ -137,7 +142,7 @@ def full_grad_norms(iterates, X, y, eps, p, chunk: int = 4096) -> np.ndarray:
     return norms.reshape(W.shape[:-1])
 
 
-def integrated_autocorr_time(series, max_lag: int | None = None) -> float:
+def integrated_autocorr_time(series) -> float:
     """Sokal's integrated autocorrelation time τ = 1 + 2 Σ_k ρ_k with the self-consistent window k < 5τ.
     A constant series has τ = 1 (no information to correlate)."""
     x = np.asarray(series, dtype=float)
@@ -149,7 +154,7 @@ def integrated_autocorr_time(series, max_lag: int | None = None) -> float:
     f = np.fft.rfft(x, 2 * n)
     acf = np.fft.irfft(f * np.conj(f))[:n] / (var * n)
     tau = 1.0
-    for k in range(1, max_lag or n // 2):
+    for k in range(1, n // 2):
         tau += 2.0 * acf[k]
         if k >= 5.0 * tau:
             break

@@ -57,6 +57,7 @@ def dual_direction(w, p) -> np.ndarray:
     p = check_p(p)
     if not np.any(w):
         return np.zeros_like(w)
+    w = w / np.max(np.abs(w))  # the direction is scale-free; rescaling avoids under/overflow in the norms
     if np.isinf(p):
         return np.sign(w)
     if p == 1.0:

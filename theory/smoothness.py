@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .linear import adversarial_grad, adversarial_loss, check_eps, check_p, dual_exponent, sigmoid
+from .linear import adversarial_grad, adversarial_loss, check_eps, check_p, sigmoid
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,7 @@ def lipschitz_constants(X, eps, p, theta_radius) -> LipschitzConstants:
         raise ValueError(f"theta_radius must be finite and >= 0, got {theta_radius!r}")
     d = X.shape[1]
     R = ball_radius_l2(X, eps, p)
-    q = dual_exponent(p)
-    B_q = B * identity_norm(d, q) if q < 2.0 else B  # ||θ||_q <= d^{1/q − 1/2} ||θ||_2 for q < 2
+    B_q = B * identity_norm(d, p)  # ||θ||_q <= d^{max(0, 1/q − 1/2)} ||θ||_2 and 1/q − 1/2 = 1/2 − 1/p
     s = float(sigmoid(B * R))
     return LipschitzConstants(L_theta=s * R, L_thetatheta=R * R / 4.0,
                               L_thetax=s * identity_norm(d, p) + R * B_q / 4.0, R=R, theta_radius=B, p=p)

@@ -1,0 +1,9 @@
+"""Test-session settings: one BLAS/torch thread (the suite's models are tiny; on a 2-core CI machine
+oversubscribed threads cost more than they give) and the non-interactive matplotlib backend."""
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)

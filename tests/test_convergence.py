@@ -1,0 +1,145 @@
+"""theory.convergence: the tail bound against the Markov/extremal argument, the batched SGD gradients against
+theory.linear, the statistics against scipy; the liu2020.convergence claim at 'smoke'; false tail bounds refuted."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy import stats
+
+from proofs_check import liu2020
+from proofs_check.model import Context, Verdict
+from theory import convergence, linear
+
+gammas = st.floats(2.0, 100.0)
+
+
+@given(gammas)
+def test_paper_bound_dominates_the_extremal_tail_for_gamma_at_least_two(g):
+    assert convergence.tail_bound(g) >= convergence.extremal_tail(g) - 1e-15
+
+
+def test_paper_bound_equals_one_at_gamma_two():
+    assert convergence.tail_bound(2.0) == pytest.approx(1.0)
+    assert convergence.extremal_tail(2.0) == pytest.approx(1.0)
+
+
+@given(gammas, st.floats(0.0, 2.0), st.floats(1e-9, 5.0))
+def test_two_point_laws_satisfy_the_moment_inequality_and_stay_below_the_extremal_tail(g, low, gap):
+    pi = convergence.two_point_tail(g, low, g + gap)
+    high = g + gap
+    assert pi * (high ** 2 - 2 * high) + (1 - pi) * (low ** 2 - 2 * low) <= 1e-9
+    assert pi <= convergence.extremal_tail(g) + 1e-12
+
+
+@given(gammas)
+def test_extremal_tail_is_approached_by_two_point_laws(g):
+    assert convergence.two_point_tail(g, 1.0, g * (1 + 1e-9)) == pytest.approx(convergence.extremal_tail(g), rel=1e-6)
+
+
+@settings(max_examples=50)
+@given(hnp.arrays(float, 50, elements=st.floats(0.0, 10.0)), gammas)
+def test_markov_step_on_empirical_laws(G, g):
+    """Any sample with mean(G² − 2G) <= 0 has empirical P(G > γ) <= 1/(γ−1)² <= 4/(γ²−2γ+4)."""
+    if np.mean(G * G - 2 * G) > 0:
+        G = np.concatenate([G, np.ones(int(np.ceil(np.sum(G * G - 2 * G))) + 1)])  # add mass at G = 1
+    assert np.mean(G * G - 2 * G) <= 0
+    assert np.mean(G > g) <= convergence.extremal_tail(g) + 1e-12 <= convergence.tail_bound(g) + 1e-12
+
+
+@given(st.integers(0, 2**31 - 1), st.sampled_from([1.0, 2.0, 3.0, np.inf]), st.floats(0.0, 1.0))
+def test_batched_grads_match_theory_linear(seed, p, eps):
+    rng = np.random.default_rng(seed)
+    X, y, W = rng.normal(size=(12, 3)), rng.choice([-1.0, 1.0], 12), rng.normal(size=(4, 3))
+    W[0, 1] = 0.0
+    shared = convergence.batched_grads(W, X, y, eps, p)
+    idx = rng.integers(0, 12, size=(4, 5))
+    per_chain = convergence.batched_grads(W, X[idx], y[idx], eps, p)
+    for c in range(4):
+        np.testing.assert_allclose(shared[c], linear.adversarial_grad(W[c], X, y, eps, p), atol=1e-12)
+        np.testing.assert_allclose(per_chain[c], linear.adversarial_grad(W[c], X[idx[c]], y[idx[c]], eps, p),
+                                   atol=1e-12)
+    np.testing.assert_allclose(convergence.full_grad_norms(W[None], X, y, eps, p)[0],
+                               np.linalg.norm(shared, axis=1), atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [2.0, np.inf])
+def test_sgd_first_step_is_unbiased(p):
+    """The theorem's hypothesis: E[ĝ] = ∇L_ε. Averaged over many chains, the first step is −α∇L_ε(0)."""
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(30, 3)), rng.choice([-1.0, 1.0], 30)
+    w0 = np.array([0.3, -0.2, 0.1])
+    its = convergence.sgd_trajectories(X, y, 0.2, p, 2, step=0.5, batch=4, chains=4000, rng=rng, w0=w0)
+    assert np.all(its[:, 0] == w0)
+    steps = (its[:, 0] - its[:, 1]) / 0.5
+    se = steps.std(axis=0) / np.sqrt(len(steps))
+    assert np.all(np.abs(steps.mean(axis=0) - linear.adversarial_grad(w0, X, y, 0.2, p)) < 5 * se)
+
+
+def test_theorem_step_and_validation():
+    assert convergence.theorem_step(4.0, 100) == pytest.approx(1 / 40)
+    with pytest.raises(ValueError, match="L_θθ"):
+        convergence.theorem_step(0.0, 10)
+    with pytest.raises(ValueError, match="γ"):
+        convergence.tail_bound(-1.0)
+    with pytest.raises(ValueError, match="low"):
+        convergence.two_point_tail(3.0, 1.0, 2.5)
+    with pytest.raises(ValueError, match="k"):
+        convergence.clopper_pearson(5, 3)
+
+
+@given(st.integers(1, 200), st.data())
+def test_clopper_pearson_matches_scipy(n, data):
+    k = data.draw(st.integers(0, n))
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    assert convergence.clopper_pearson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9)
+
+
+def test_autocorrelation_time_of_white_noise_and_ar1():
+    rng = np.random.default_rng(0)
+    assert convergence.integrated_autocorr_time(rng.normal(size=20000)) == pytest.approx(1.0, abs=0.2)
+    phi, x = 0.9, np.zeros(50000)
+    for t in range(1, len(x)):
+        x[t] = phi * x[t - 1] + rng.normal()
+    assert convergence.integrated_autocorr_time(x) == pytest.approx((1 + phi) / (1 - phi), rel=0.25)
+
+
+def test_thinned_statistics_on_independent_draws():
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(4, 3000))
+    tail = convergence.thinned_tail(z, 1.0, rng=rng)
+    assert tail["stride"] <= 3 and tail["lo"] <= stats.norm.sf(1.0) <= tail["hi"]
+    assert tail["freq"] == pytest.approx(np.mean(z > 1.0))
+    m = convergence.thinned_mean(z, rng=rng)
+    assert m["lo"] <= 0.0 <= m["hi"]
+
+
+SMOKE = Context(seed=0, scale="smoke")
+
+
+def _by_name(out, fragment):
+    hits = [c for c in out.checks if fragment in c.name]
+    assert len(hits) == 1, [c.name for c in out.checks]
+    return hits[0]
+
+
+def test_convergence_claim_at_smoke():
+    out = liu2020.convergence.check(SMOKE)
+    assert out.verdict is Verdict.REFUTED
+    literal = _by_name(out, "literal eq. 12")
+    assert literal.verdict is Verdict.REFUTED and literal.counterexample["freq"] == 1.0
+    for fragment in ("corrected: eq. 12", "moment inequality", "two-point laws", "extremal tail",
+                     "ε = 0 converges", "ℓ∞ (uninformative", "ℓ2 beyond"):
+        assert _by_name(out, fragment).verdict is Verdict.CONFIRMED, fragment
+    unconditional = _by_name(out, "unconditional reading")
+    assert unconditional.verdict is Verdict.REFUTED and unconditional.counterexample["p"] == 2
+    assert set(out.plots) == {"liu2020_convergence_tail", "liu2020_convergence_plateau"}
+
+
+@pytest.mark.parametrize("bound", [lambda g: 1.0 / np.asarray(g) ** 2,
+                                   lambda g: convergence.tail_bound(g) / 10.0],
+                         ids=["one-over-gamma-squared", "bound-over-ten"])
+def test_too_small_tail_bounds_are_refuted(bound):
+    out = liu2020.check_convergence(SMOKE, bound=bound)
+    for fragment in ("two-point laws", "extremal tail"):
+        check = _by_name(out, fragment)
+        assert check.verdict is Verdict.REFUTED and check.counterexample, fragment

@@ -1,0 +1,166 @@
+"""theory.smoothness: certified constants against independent numerical estimates; the liu2020.smoothness claim at
+scale 'smoke'; and false variants of eq. 11 that the same check must refute."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+from proofs_check import liu2020
+from proofs_check.model import Context, Verdict
+from theory import linear, smoothness
+
+finite = st.floats(-2, 2, allow_nan=False).map(lambda v: 0.0 if abs(v) < 1e-6 else v)
+threats = st.sampled_from([2.0, np.inf])
+
+
+def _unit_p_ball_point(rng, d, p):
+    v = rng.normal(size=d)
+    return v / linear.lp_norm(v, p) * rng.uniform(0, 1)
+
+
+def _grad_g(x, y, theta):
+    """∇_θ ℓ(yθᵀx) written out independently of theory.linear: −σ(−yθᵀx) y x."""
+    m = y * theta @ x
+    return -y * x / (1.0 + np.exp(m))
+
+
+@given(st.integers(1, 6), st.sampled_from([1.0, 2.0, 3.0, np.inf]), st.integers(0, 2**31 - 1))
+def test_identity_norm_bounds_and_is_attained(d, p, seed):
+    rng = np.random.default_rng(seed)
+    c = smoothness.identity_norm(d, p)
+    v = _unit_p_ball_point(rng, d, p)
+    assert np.linalg.norm(v) <= c + 1e-12
+    # attained: a signed vertex for p >= 2, a basis vector for p <= 2
+    best = np.ones(d) / linear.lp_norm(np.ones(d), p) if p >= 2 else np.eye(d)[0]
+    assert np.linalg.norm(best) == pytest.approx(c)
+
+
+@given(hnp.arrays(float, 3, elements=finite), st.floats(0, 1), threats, st.integers(0, 2**31 - 1))
+def test_ball_radius_bounds_every_perturbed_input_and_is_attained(x, eps, p, seed):
+    rng = np.random.default_rng(seed)
+    R = smoothness.ball_radius_l2(x[None], eps, p)
+    for _ in range(20):
+        assert np.linalg.norm(x + eps * _unit_p_ball_point(rng, 3, p)) <= R + 1e-12
+    s = np.sign(x) + (x == 0) if np.isinf(p) else (x / np.linalg.norm(x) if np.any(x) else np.eye(3)[0])
+    assert np.linalg.norm(x + eps * s) == pytest.approx(R)
+
+
+@settings(max_examples=60)
+@given(hnp.arrays(float, 3, elements=finite), st.floats(0, 1), threats, st.floats(0.01, 2),
+       st.integers(0, 2**31 - 1))
+def test_certified_constants_dominate_numerical_estimates(x, eps, p, radius, seed):
+    """Sample θ in the ball and x1, x2 in the threat ball: gradient norm <= L_θ, Hessian top eigenvalue (finite
+    differences) <= L_θθ, and the x-Lipschitz ratio (in ||·||_p) <= L_θx."""
+    rng = np.random.default_rng(seed)
+    L = smoothness.lipschitz_constants(x[None], eps, p, radius)
+    y = rng.choice([-1.0, 1.0])
+    for _ in range(10):
+        th = rng.normal(size=3)
+        th *= radius * rng.uniform() / np.linalg.norm(th)
+        x1, x2 = x + eps * _unit_p_ball_point(rng, 3, p), x + eps * _unit_p_ball_point(rng, 3, p)
+        assert np.linalg.norm(_grad_g(x1, y, th)) <= L.L_theta + 1e-12
+        h = 1e-5
+        H = np.array([(_grad_g(x1, y, th + h * e) - _grad_g(x1, y, th - h * e)) / (2 * h) for e in np.eye(3)])
+        assert np.max(np.linalg.eigvalsh((H + H.T) / 2)) <= L.L_thetatheta + 1e-6
+        dx = linear.lp_norm(x1 - x2, p)
+        if dx > 1e-9:
+            assert np.linalg.norm(_grad_g(x1, y, th) - _grad_g(x2, y, th)) / dx <= L.L_thetax + 1e-9
+
+
+@settings(max_examples=60)
+@given(hnp.arrays(float, 3, elements=finite), st.floats(0, 1), threats, st.floats(0.01, 2),
+       st.integers(0, 2**31 - 1))
+def test_L_thetax_dominates_the_exact_jacobian_norm(x, eps, p, radius, seed):
+    """||J||_{p→2} of x ↦ ∇_θg, J = yℓ'(m)I + ℓ''(m)xθᵀ, computed exactly (p = ∞: max over the vertices of the cube,
+    where the convex map v ↦ ||Jv|| peaks; p = 2: spectral norm), with θ on the boundary sphere ||θ||_2 = B."""
+    rng = np.random.default_rng(seed)
+    L = smoothness.lipschitz_constants(x[None], eps, p, radius)
+    vertices = np.array(np.meshgrid(*[[-1.0, 1.0]] * 3)).reshape(3, -1).T
+    for _ in range(10):
+        th = rng.choice([-1.0, 1.0], 3) * rng.uniform(0.2, 1.0, 3)
+        th *= radius / np.linalg.norm(th)
+        xs = x + eps * _unit_p_ball_point(rng, 3, p)
+        y = rng.choice([-1.0, 1.0])
+        m = y * th @ xs
+        sig = 1.0 / (1.0 + np.exp(m))
+        J = -y * sig * np.eye(3) + sig * (1 - sig) * np.outer(xs, th)
+        op = np.max(np.linalg.norm(vertices @ J.T, axis=1)) if np.isinf(p) else np.linalg.norm(J, 2)
+        assert op <= L.L_thetax + 1e-12
+
+
+@given(st.floats(0.0, 3.0), threats)
+def test_L_thetax_uses_the_exact_sup_of_the_dual_norm_on_the_ball(radius, p):
+    x = np.array([[0.5, -1.0, 0.25, 2.0]])
+    L = smoothness.lipschitz_constants(x, 0.3, p, radius)
+    sup_q = radius * (2.0 if np.isinf(p) else 1.0)  # sup ||θ||_1 = √d B (d = 4), sup ||θ||_2 = B
+    s = 1.0 / (1.0 + np.exp(-radius * L.R))
+    assert L.L_thetax == pytest.approx(s * smoothness.identity_norm(4, p) + L.R * sup_q / 4)
+
+
+@given(st.integers(0, 2**31 - 1), threats, st.floats(0.01, 1))
+def test_pair_gaps_agree_with_finite_differences(seed, p, eps):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=3), 1.0
+    t1 = rng.normal(size=3) + 0.5
+    t1[np.abs(t1) < 0.1] = 0.3  # away from the kinks of ||θ||_q
+    dt = 1e-6 * rng.normal(size=3)
+    dg, _, norm = smoothness.pair_gaps(x, y, t1, t1 + dt, eps, p)
+    grad = linear.adversarial_grad(t1, x[None], np.array([y]), eps, p)
+    assert norm == pytest.approx(np.linalg.norm(dt))
+    assert dg == pytest.approx(abs(grad @ dt), rel=1e-3, abs=1e-12)
+
+
+@pytest.mark.parametrize("p", [2.0, np.inf])
+@pytest.mark.parametrize("eps", [0.1, 0.5])
+def test_antipodal_jump_tends_to_its_limit(p, eps):
+    x, u = np.array([0.4, -1.2, 0.7]), np.array([1.0, -0.5, 2.0])
+    t1, t2 = smoothness.antipodal_pair(u, 1e-8)
+    _, jump, _ = smoothness.pair_gaps(x, -1.0, t1, t2, eps, p)
+    assert jump == pytest.approx(smoothness.antipodal_limit_jump(3, eps, p), rel=1e-6)
+    # the limit jump is 2ε times the certified L_θx on a vanishing θ-ball
+    assert smoothness.antipodal_limit_jump(3, eps, p) == pytest.approx(
+        2 * eps * smoothness.lipschitz_constants(x[None], eps, p, 0.0).L_thetax)
+
+
+def test_invalid_inputs_are_rejected():
+    with pytest.raises(ValueError, match="theta_radius"):
+        smoothness.lipschitz_constants(np.ones((1, 2)), 0.1, 2.0, -1.0)
+    with pytest.raises(ValueError, match="ε"):
+        smoothness.lipschitz_constants(np.ones((1, 2)), -0.1, 2.0, 1.0)
+    with pytest.raises(ValueError, match="non-zero"):
+        smoothness.antipodal_pair(np.array([1.0, 0.0]), 0.1)
+    with pytest.raises(ValueError, match="dimension"):
+        smoothness.identity_norm(0, 2.0)
+
+
+SMOKE = Context(seed=0, scale="smoke")
+
+
+def test_smoothness_claim_is_confirmed_at_smoke():
+    out = liu2020.smoothness.check(SMOKE)
+    assert out.verdict is Verdict.CONFIRMED, [(c.name, c.verdict) for c in out.checks]
+    assert set(out.plots) == {"liu2020_smoothness_ratio", "liu2020_smoothness_jump"}
+
+
+def _refuted_with_counterexample(out, fragment):
+    hits = [c for c in out.checks if fragment in c.name]
+    assert hits and all(c.verdict is Verdict.REFUTED and c.counterexample for c in hits), \
+        [(c.name, c.verdict) for c in out.checks]
+
+
+def test_false_variant_factor_one_is_refuted_by_the_tight_construction():
+    out = liu2020.check_smoothness(SMOKE, factor=1.0)
+    assert out.verdict is Verdict.REFUTED
+    _refuted_with_counterexample(out, "through-zero construction")
+
+
+def test_false_variant_without_additive_term_is_refuted():
+    out = liu2020.check_smoothness(SMOKE, factor=0.0)
+    _refuted_with_counterexample(out, "through-zero construction")
+    _refuted_with_counterexample(out, "(b) ||∇g_ε(θ1)")  # the random search finds it too
+
+
+def test_false_variant_with_underestimated_curvature_is_refuted():
+    out = liu2020.check_smoothness(SMOKE, curvature_scale=0.5)
+    assert out.verdict is Verdict.REFUTED
+    _refuted_with_counterexample(out, "curvature construction")

@@ -1,0 +1,218 @@
+"""Version space V_ε of linear models (theory/version_space.py, theory/multiclass.py) and the claim
+liu2020.version-space: properties against independent computations, the claim's verdict at smoke scale, and
+false variants that the same check functions must refute."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+
+from proofs_check import liu2020
+from proofs_check.model import Context, Verdict
+from theory import linear, multiclass as mc, version_space as vs
+
+INF = float("inf")
+FAST = settings(max_examples=40, deadline=None)
+finite = st.floats(-3, 3, allow_nan=False, allow_infinity=False, width=64)
+
+
+@st.composite
+def problems(draw, K=None):
+    """Random float data, labels and a batch of weights."""
+    K = K or draw(st.integers(2, 4))
+    m, N = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    X = draw(arrays(float, (N, m), elements=finite))
+    y = np.array(draw(st.lists(st.integers(0, K - 1), min_size=N, max_size=N)))
+    W = draw(arrays(float, (2, m, K), elements=finite))
+    eps = draw(st.floats(0, 2, allow_nan=False))
+    return X, y, W, eps
+
+
+def separable_data(seed, n=10, K=3):
+    rng = np.random.default_rng(seed)
+    W0 = rng.normal(size=(2, K))
+    pool = rng.uniform(-2, 2, size=(300, 2))
+    top = np.sort(pool @ W0, axis=1)
+    X = pool[top[:, -1] - top[:, -2] >= 0.5][:n]
+    return X, np.argmax(X @ W0, axis=1)
+
+
+# ---- theory ----
+
+@FAST
+@given(problems())
+def test_closed_form_worst_case_equals_vertex_enumeration(case):
+    X, y, W, eps = case
+    np.testing.assert_allclose(mc.worst_case_pair_scores(W, X, y, eps, INF), mc.vertex_pair_scores(W, X, y, eps),
+                               atol=1e-9)
+
+
+@FAST
+@given(problems(), st.integers(0, 2**31 - 1))
+def test_l2_worst_case_attained_and_never_exceeded(case, seed):
+    """The ℓ2 closed form is attained at x + ε d/||d|| and no random point of the ball beats it."""
+    X, y, W, eps = case
+    scores = mc.worst_case_pair_scores(W, X, y, eps, 2.0)
+    D = mc.pair_differences(W, y)  # (B, N, m, K)
+    norms = np.linalg.norm(D, axis=-2, keepdims=True)
+    attained = np.einsum("bnmk,bnmk->bnk", D, X[None, :, :, None] + eps * D / np.where(norms > 0, norms, 1))
+    np.testing.assert_allclose(attained, scores, atol=1e-9)
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=(64, X.shape[1]))
+    pts = X[:, None, :] + eps * u / np.linalg.norm(u, axis=1, keepdims=True) * rng.uniform(0, 1, (64, 1))
+    sampled = np.einsum("bnmk,nsm->bnsk", D, pts).max(axis=-2)
+    assert np.all(sampled <= scores + 1e-9)
+
+
+@FAST
+@given(problems(), st.sampled_from([INF, 2.0]))
+def test_robust_radius_decides_membership(case, p):
+    X, y, W, _ = case
+    r = vs.robust_radius(W, X, y, p)
+    for b in range(len(W)):
+        if np.isfinite(r[b]) and r[b] > 1e-6:
+            assert vs.violation(W[b], X, y, r[b] * (1 - 1e-6), p) <= 1e-9
+            assert vs.violation(W[b], X, y, r[b] * (1 + 1e-3), p) > 0
+
+
+@FAST
+@given(problems(), st.sampled_from([INF, 2.0]), st.floats(0, 1))
+def test_violation_monotone_in_eps_and_zero_on_constant_classifiers(case, p, t):
+    X, y, W, eps = case
+    assert np.all(vs.violation(W, X, y, t * eps, p) <= vs.violation(W, X, y, eps, p) + 1e-12)
+    const = np.repeat(W[:, :, :1], W.shape[-1], axis=-1)
+    assert np.all(vs.violation(const, X, y, eps, p) == 0)
+    assert np.all(vs.strict_violation(const, X, y, eps, p) == 0)  # constant W is never strictly inside
+    assert np.all(vs.is_constant(const))
+
+
+@pytest.mark.parametrize("p", [INF, 2.0])
+def test_binary_margin_strong_duality_and_k2_bisection(p):
+    X, y = separable_data(0, K=2)
+    ypm = 2 * y - 1
+    res = vs.binary_robust_margin(X, ypm, p)
+    assert res.ok
+    # strong duality: the multipliers certify the value; any other λ gives a weaker bound (weak duality)
+    assert vs.binary_margin_bound(X, ypm, res.dual, p) == pytest.approx(res.value, rel=1e-6)
+    lam = np.random.default_rng(1).uniform(size=len(y))
+    assert vs.binary_margin_bound(X, ypm, lam, p) >= res.value - 1e-9
+    # the witness attains it: y_n wᵀx_n >= ρ ||w||_q
+    q = linear.dual_exponent(p)
+    assert np.min(ypm * (X @ res.point)) >= res.value * linear.lp_norm(res.point, q) - 1e-7
+    # the K = 2 model gives the same threshold through the bisection of the general program
+    th = vs.multiclass_robust_threshold(X, y, 2, p, rtol=1e-5)
+    assert th.ok and th.lower <= res.value * (1 + 1e-6) and res.value <= th.upper * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("K", [2, 3])
+@pytest.mark.parametrize("p", [INF, 2.0])
+def test_single_point_threshold_is_the_p_norm(K, p):
+    x = np.array([[0.7, -1.3, 0.4]])
+    th = vs.multiclass_robust_threshold(x, [1], K, p, rtol=1e-6)
+    assert th.ok and th.value == pytest.approx(linear.lp_norm(x[0], p), rel=1e-5)
+
+
+@pytest.mark.parametrize("p", [INF, 2.0])
+def test_nontriviality_program_gap(p):
+    """P(ε) >= εN/2 while V_ε ≠ C, and P(ε) = 0 above the threshold."""
+    X, y = separable_data(3)
+    th = vs.multiclass_robust_threshold(X, y, 3, p, rtol=1e-4)
+    program = vs.nontriviality_program(X, y, 3, p)
+    below, above = program(0.9 * th.value), program(1.1 * th.upper)
+    assert below.ok and above.ok
+    assert below.value >= 0.9 * th.value * len(y) / 2
+    assert abs(above.value) <= 1e-6
+    # the witness is verified without the program: closed form and (ℓ∞) vertex enumeration
+    assert vs.violation(below.point, X, y, 0.9 * th.value, p) <= 1e-7
+    assert vs.robust_radius(th.member, X, y, p) >= th.lower * (1 - 1e-6)
+
+
+def test_validation_errors():
+    X, y = np.zeros((2, 2)), np.array([0, 1])
+    W = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="ε"):
+        vs.violation(W, X, y, -0.1, INF)
+    with pytest.raises(ValueError, match="labels"):
+        vs.violation(W, X, np.array([0, 3]), 0.1, INF)
+    with pytest.raises(ValueError, match="p = inf"):
+        vs.violation(W, X, y, 0.1, 2.0, brute_force=True)
+    with pytest.raises(ValueError, match="shape"):
+        vs.violation(np.zeros((3, 3)), X, y, 0.1, INF)
+    with pytest.raises(ValueError, match="-1 or \\+1"):
+        vs.binary_robust_margin(X, np.array([0, 1]), INF)
+    with pytest.raises(ValueError, match="rtol"):
+        vs.multiclass_robust_threshold(X, y, 3, INF, rtol=0)
+
+
+# ---- the claim ----
+
+SMOKE = Context(seed=0, scale="smoke")
+
+
+@pytest.fixture(scope="module")
+def outcome():
+    return liu2020.version_space.check(SMOKE)
+
+
+def by_name(checks, prefix):
+    found = [c for c in checks if c.name.startswith(prefix)]
+    assert len(found) == 1, [c.name for c in checks]
+    return found[0]
+
+
+def test_claim_refuted_by_the_literal_bullet_only(outcome):
+    assert outcome.verdict is Verdict.REFUTED
+    refuted = {c.name for c in outcome.checks if c.verdict is Verdict.REFUTED}
+    assert refuted and all(name.startswith("bullet 2 as written") for name in refuted)
+    for c in outcome.checks:
+        if c.name not in refuted:
+            assert c.verdict is Verdict.CONFIRMED, (c.name, c.note)
+    assert "liu2020_version_space" in outcome.plots
+
+
+def test_literal_counterexample_really_violates(outcome):
+    check = by_name(outcome.checks, "bullet 2 as written (V_ε")
+    ex = check.counterexample["example"]
+    W, X, y, eps = (np.array(ex["W"]), np.array(ex["X"]), np.array(ex["y"]), ex["eps"][0])
+    assert vs.violation(W, X, y, eps, INF) <= 0 and np.any(W != 0)
+    # g_ε(x, γW) does not go to 0 along this member of V_ε
+    assert min(mc.adversarial_loss(g * W, X, y, eps, INF) for g in (1.0, 1e3, 1e6)) >= np.log(2) - 1e-9
+    assert by_name(outcome.checks, "bullet 2 corrected").verdict is Verdict.CONFIRMED
+
+
+def test_threshold_reported_matches_plot_and_details(outcome):
+    eps = outcome.details["thresholds ε*"]
+    assert set(eps) == {"binary ℓ∞", "binary ℓ2", "multiclass ℓ∞", "multiclass ℓ2"}
+    assert all(v > 0 for v in eps.values())
+
+
+# ---- falsifiability: the same check functions refute false variants ----
+
+def assert_refuted(check):
+    assert check.verdict is Verdict.REFUTED, (check.name, [q.as_dict() for q in check.evidence])
+    assert check.counterexample
+
+
+def test_reversed_nesting_is_refuted():
+    assert_refuted(liu2020.vs_nesting_check(SMOKE, reverse=True))
+
+
+def test_wrong_norm_in_closed_form_is_refuted():
+    assert_refuted(liu2020.vs_brute_force_check(SMOKE, swap_norms=True))
+
+
+def test_convexity_of_the_complement_is_refuted():
+    assert_refuted(liu2020.vs_convexity_check(SMOKE, complement=True))
+
+
+def test_wrong_margin_norm_is_refuted():
+    below, _, _ = liu2020.vs_threshold_checks(SMOKE, swap_norms=True)
+    assert_refuted(below)
+
+
+def test_scaled_thresholds_are_refuted():
+    thresholds = liu2020._vs_thresholds(SMOKE, liu2020._vs_data(SMOKE), False)
+    below, _, _ = liu2020.vs_threshold_checks(SMOKE, factor=2.0, thresholds=thresholds)
+    assert_refuted(below)
+    _, above_binary, above_multi = liu2020.vs_threshold_checks(SMOKE, factor=0.5, thresholds=thresholds)
+    assert_refuted(above_binary)
+    assert_refuted(above_multi)
