@@ -56,6 +56,8 @@ def register(subparsers) -> None:
     p.add_argument("--eval-subset", type=_pos_int, default=1000, help="examples for the per-epoch metrics")
     p.add_argument("--attack-steps", type=_pos_int, default=10)
     p.add_argument("--attack-step-size", type=_nonneg_float, default=None, help="default 2.5 eps / steps")
+    p.add_argument("--liu-mnist-attack", action="store_true",
+                   help="PGD of Liu et al. on MNIST: step 0.01, eps/0.01 + 10 steps (overrides the two above)")
     p.add_argument("--eval-steps", type=_pos_int, default=20)
     p.add_argument("--beta", type=_nonneg_float, default=6.0, help="TRADES beta")
     p.add_argument("--awp-gamma", type=_nonneg_float, default=None, help="default 0.01 (awp), 5e-3 (trades-awp)")
@@ -117,6 +119,9 @@ def train_handler(args) -> int:
 
     info = DATASET_INFO[args.dataset]
     adam = args.optimizer == "adam"
+    if args.liu_mnist_attack:
+        from empirical.schedules import liu_mnist_attack
+        args.attack_steps, args.attack_step_size = liu_mnist_attack(args.eps)
     cfg = TrainConfig(
         model=args.model, dataset=args.dataset, method=args.method, eps=args.eps, norm=args.norm,
         schedule=args.schedule, eps_max=args.eps_max, eps_update=args.eps_update, periods=args.periods,

@@ -70,3 +70,10 @@ def lr_at(t: float, *, kind: str, base: float, periods) -> float:
     if kind == "piecewise":
         return base * (1.0 if s < 0.5 else 0.1 if s < 0.75 else 0.01)
     return 0.5 * base * (1.0 + math.cos(math.pi * s))
+
+
+def liu_mnist_attack(eps: float) -> tuple[int, float]:
+    """Liu et al. (2020) MNIST training/eval PGD: step 0.01 and eps/0.01 + 10 iterations (50 for eps = 0.4)."""
+    if eps < 0:
+        raise ValueError(f"eps must be >= 0, got {eps!r}")
+    return int(round(eps / 0.01)) + 10, 0.01

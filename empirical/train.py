@@ -11,6 +11,8 @@ Per batch (time t = epoch + i / batches, eps(t) per epoch by default, per batch 
   ``empirical.awp`` (proxy, one ascent step, ||v_l|| = gamma ||w_l||); the update is computed at w + v and
   applied to w.
 
+Per-epoch metrics (clean and PGD-``eval_steps`` robust accuracy/loss at the *target* eps on fixed train and test
+subsets, full-batch gradient norms, weight norms, dead ReLU fractions) go to metrics.json.
 The attack runs with BatchNorm in ``bn_attack`` mode inside ``state.preserved`` (so BN statistics are not
 updated by the attack); the outer step runs in train mode. After every epoch the run directory receives an
 atomic checkpoint and metrics.json; a run restarted on the same directory resumes at the next epoch and gives

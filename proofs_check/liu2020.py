@@ -3,22 +3,28 @@ Training: Identifying Challenges and How to Overcome Them". Statements as writte
 """
 from __future__ import annotations
 
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as _hnp
+from matplotlib.figure import Figure
+from scipy.stats import spearmanr as _spearmanr
+
+from theory import bad_directions as _bd
+from theory import convergence as _conv
+from theory import multiclass as _mc
+from theory import smoothness as _smooth
+from theory import version_space as _vs
+from theory.linear import dual_exponent as _dual_exponent
+
 from .model import Check, Context, Outcome, Quantity, Verdict
+from .model import worst as _worst
 from .registry import claim
 from .search import search_counterexample
 
-# ---- section: version space and bad directions (owner: helper A) ----
+# ---- Version space and bad directions ----
 # Liu et al. 2020 (slides, "Linear Model"): the version space V_ε (Definition, eq. 6/7, two bullets, Proposition)
 # and the set T_ε of bad directions (Definition 8 and the Theorem). Math in theory/version_space.py,
 # theory/bad_directions.py, theory/multiclass.py; here the searches, constructions and verdicts.
-import numpy as np
-from hypothesis import strategies as st
-from matplotlib.figure import Figure
-
-from theory import bad_directions as _bd
-from theory import multiclass as _mc
-from theory import version_space as _vs
-from theory.linear import dual_exponent as _dual_exponent
 
 _LIN_INF = float("inf")
 _LIN_NORM = {_LIN_INF: "ℓ∞", 2.0: "ℓ2"}
@@ -73,6 +79,18 @@ def _lin_spread(W) -> float:
     """max_j (max_k W_jk − min_k W_jk): 0 exactly for a constant classifier."""
     W = np.asarray(W, dtype=float)
     return float((W.max(axis=-1) - W.min(axis=-1)).max())
+
+
+def _lin_summary(checks: list, explain: dict) -> str:
+    """The outcome's summary, computed from the verdicts: how many checks confirmed, which did not, and for each
+    refuted check whose name starts with a key of ``explain``, that explanation."""
+    counts = {v: [c.name for c in checks if c.verdict is v] for v in Verdict}
+    parts = [f"{len(counts[Verdict.CONFIRMED])} of {len(checks)} checks confirmed"]
+    parts += [f"{v.value}: {'; '.join(names)}" for v, names in counts.items()
+              if names and v not in (Verdict.CONFIRMED, Verdict.SKIPPED)]
+    parts += [text for c in checks for key, text in explain.items()
+              if c.verdict is Verdict.REFUTED and c.name.startswith(key)]
+    return ". ".join(parts) + "."
 
 
 # -- version space --
@@ -150,14 +168,14 @@ def vs_convexity_check(ctx: Context, *, complement: bool = False) -> Check:
 
 def _vs_limit_slack(case, strict: bool) -> float:
     """Slack of 'lim_{γ→∞} g_ε(x, γW) = 0' for W in the (strict if ``strict``) version space, else 0 (vacuous).
-    g_ε is evaluated exactly at γ = min(10⁴, 50/|μ|), μ the largest worst-case score over pairs i ≠ y_n: for strict
-    members g_ε(x, γW) <= (K−1)e^{−50} there, while a zero score keeps g_ε(x, γW) >= log 2 for every γ."""
+    g_ε is evaluated exactly at γ = 50/|μ| (10⁴ if μ = 0), μ the largest worst-case score over pairs i ≠ y_n: for
+    strict members g_ε(x, γW) <= (K−1)e^{−50} there, while a zero score keeps g_ε(x, γW) >= log 2 for every γ."""
     W, X, y, eps, p = case["W"], case["X"], case["y"], case["eps"][0], case["p"]
     mu = float(_vs.strict_violation(W, X, y, eps, p))
     member = mu < 0 if strict else (_vs.violation(W, X, y, eps, p) <= 0 and np.any(W != 0))
     if not member:
         return 0.0
-    gamma = 1e4 if mu == 0 else min(1e4, 50.0 / abs(mu))
+    gamma = 1e4 if mu == 0 else 50.0 / abs(mu)
     return -float(_mc.adversarial_loss(gamma * W, X, y, eps, p))
 
 
@@ -171,7 +189,7 @@ def vs_limit_check(ctx: Context, *, strict: bool) -> Check:
                                 lambda c: _vs_limit_slack(c, strict),
                                 seed=ctx.seed_for(name), max_examples=ctx.pick(smoke=60, cpu=300), tolerance=1e-6)
     return res.to_check(name, note="g_ε exact: vertex enumeration (ℓ∞) or the K=2 closed form; slack = −g_ε(x, γW) "
-                                   "at γ = min(1e4, 50/|μ|)")
+                                   "at γ = 50/|μ| (1e4 for μ = 0)")
 
 
 def vs_limit_constructions_check() -> Check:
@@ -188,7 +206,7 @@ def vs_limit_constructions_check() -> Check:
         W, X, y, eps, p = (np.asarray(c["W"], float), np.asarray(c["X"], float), c["y"], c["eps"], c["p"])
         member = float(_vs.violation(W, X, y, eps, p))
         values = {g: float(_mc.adversarial_loss(g * W, X, y, eps, p)) for g in (1.0, 1e2, 1e4)}
-        quantities.append(Quantity(f"{label}: violation (<= 0: W ∈ V_ε)", member))
+        quantities.append(Quantity(f"{label}: violation (<= 0: W ∈ V_ε)", member, bound=0.0, relation="<="))
         quantities.append(Quantity(f"{label}: g_ε(x, γW) at γ = 1e4", values[1e4], bound=0.0, relation="<=",
                                    tolerance=1e-6, note=f"γ=1: {values[1.0]:.6f}, γ=100: {values[1e2]:.6f}"))
         witnesses[label] = {**c, "violation": member, "g at gamma": values}
@@ -263,6 +281,8 @@ def vs_threshold_checks(ctx: Context, *, swap_norms: bool = False, factor: float
             below_q.append(Quantity(f"{label}: same, by vertex enumeration",
                                     float(_vs.violation(W, X, y, lo, p, brute_force=True)), bound=0.0,
                                     relation="<=", tolerance=tol))
+        below_q.append(Quantity(f"{label}: robust radius r(W) of the witness (W ∈ V_ε iff ε <= r(W))",
+                                float(_vs.robust_radius(W, X, y, p)), bound=lo, relation=">=", tolerance=1e-6 * lo))
         below_q.append(Quantity(f"{label}: witness spread max_j(max_k W_jk − min_k W_jk)/max|W| (non-constant)",
                                 _lin_spread(W) / np.abs(W).max(), bound=0.5, relation=">="))
         if kind == "binary":
@@ -374,14 +394,19 @@ def check_version_space(ctx: Context, *, reverse_nesting: bool = False, swap_nor
               vs_limit_check(ctx, strict=False), vs_limit_constructions_check(), vs_limit_check(ctx, strict=True),
               *vs_threshold_checks(ctx, swap_norms=swap_norms, thresholds=thresholds),
               vs_constant_reading_check(thresholds)]
+    corrected = next(c for c in checks if c.name.startswith("bullet 2 corrected"))
+    explain = {"bullet 2 as written (V_ε": (
+        "The second bullet fails as written: with '≤ 0', V_ε holds W ≠ 0 with a zero worst-case score (identical "
+        "columns, a tied class, a binary w at ε = ||x||_p), along which g_ε(x, γW) stays >= log 2; with strict '<' "
+        f"for i ≠ y the limit is 0 ({corrected.verdict.value})")}
+    reading = (" For K columns the trivial version space is the set C of constant classifiers u1ᵀ, never {0}; {0} is "
+               "the binary reading (w = w_1 − w_0)." if checks[-1].verdict is Verdict.CONFIRMED else "")
     eps = {f"{k} {_LIN_NORM[p]}": t["eps"] for (k, p), t in thresholds.items()}
+    finite = all(np.isfinite(v) and v > 0 for v in eps.values())
     return Outcome(
-        summary=("Nesting, convexity and the threshold hold; the second bullet fails as written: with '≤ 0' V_ε "
-                 "contains W ≠ 0 with a zero worst-case score (e.g. identical columns), along which g_ε(x, γW) stays "
-                 "log K or log 2. With strict '<' (i ≠ y) the limit is 0. For K columns the trivial V_ε is the set C "
-                 "of constant classifiers, not {0}."),
+        summary=_lin_summary(checks, explain) + reading,
         checks=checks,
-        plots={"liu2020_version_space": _vs_plot(ctx, thresholds)},
+        plots={"liu2020_version_space": _vs_plot(ctx, thresholds)} if finite else {},
         scale_note=("toy data (m = 2, N = 8 at smoke / 12 at cpu) and grid-valued hypothesis searches; the statements "
                     "are exact for linear models, so larger scales only add examples"),
         details={"thresholds ε*": eps, "solver": [t["results"][0].solver for t in thresholds.values()],
@@ -555,7 +580,7 @@ def bd_minimizer_checks(settings, programs, *, factor: float = 1.0, delta: float
                      bound=-1e-6, relation="<", note=f"{lo.solver}")]
     tag = f" [ε̄ scaled by {factor:g}]" if factor != 1 else ""
     return [_lin_program_check(f"Theorem (literal): 0 ∈ argmin_W L_ε at ε = ε̄ and ε̄(1+δ), δ={delta}{tag}", above_q,
-                           results),
+                               results),
             _lin_program_check(f"ε̄ is tight: at ε̄(1−δ) U* ∉ T_ε and min L_ε < log K{tag}", below_q, results)]
 
 
@@ -607,16 +632,22 @@ def check_bad_directions(ctx: Context, *, reverse_nesting: bool = False, thresho
                          swap_norms: bool = False) -> Outcome:
     data = _bd_data(ctx)
     settings = _bd_settings(data, swap_norms)
-    programs = {label: _bd.min_loss_program(s["X"], s["y"], s["K"], s["p"]) for label, s in settings.items()}
-    checks = [bd_nesting_check(ctx, reverse=reverse_nesting), bd_slopes_check(ctx), bd_formula_check(data),
-              bd_everything_bad_check(ctx, settings, factor=threshold_factor),
-              *bd_minimizer_checks(settings, programs, factor=threshold_factor)]
+    checks = [bd_nesting_check(ctx, reverse=reverse_nesting), bd_slopes_check(ctx), bd_formula_check(data)]
+    failed = [f"{label}: {r.solver}: {r.status}" for label, s in settings.items() for r in s["results"] if not r.ok]
+    plots = {}
+    if failed:
+        checks.append(Check("Theorem (literal): T_ε = ℝ^(m×K) and 0 ∈ argmin_W L_ε for ε >= ε̄",
+                            Verdict.INCONCLUSIVE, note=f"the ε̄ program did not reach 'optimal': {'; '.join(failed)}"))
+    else:
+        programs = {label: _bd.min_loss_program(s["X"], s["y"], s["K"], s["p"]) for label, s in settings.items()}
+        checks += [bd_everything_bad_check(ctx, settings, factor=threshold_factor),
+                   *bd_minimizer_checks(settings, programs, factor=threshold_factor)]
+        plots["liu2020_bad_directions"] = _bd_plot(ctx, settings, programs)
     return Outcome(
-        summary=("T_ε grows with ε; at ε̄ (||x||_p for one point, ||mean y x||_p for binary data, a convex program for "
-                 "3 classes) every direction is bad and the exact adversarial loss is minimized by W = 0 at log K; "
-                 "just below ε̄ a descent direction and a loss below log K exist."),
+        summary=_lin_summary(checks, {}) + (" Thresholds checked: ε̄ = ||x||_p (one point), ||mean_n y_n x_n||_p "
+                                            "(binary data), a convex program (K classes)."),
         checks=checks,
-        plots={"liu2020_bad_directions": _bd_plot(ctx, settings, programs)},
+        plots=plots,
         scale_note=("toy data (m = 3, N = 8 at smoke / 12 at cpu); 3-class settings with the ℓ∞ threat only, where the "
                     "exact loss is computable by vertex enumeration; the statements are exact for linear models"),
         details={"eps_bar": {k: s["eps_bar"] for k, s in settings.items()},
@@ -634,19 +665,10 @@ def check_bad_directions(ctx: Context, *, reverse_nesting: bool = False, thresho
 def bad_directions(ctx: Context) -> Outcome:
     return check_bad_directions(ctx)
 
-# ---- end section A ----
-
-# ---- section: smoothness and convergence (owner: helper B) ----
-import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as _hnp
-from matplotlib.figure import Figure
-from scipy.stats import spearmanr as _spearmanr
-
-from theory import convergence as _conv
-from theory import smoothness as _smooth
-
-from .model import worst as _worst
+# ---- Smoothness and convergence ----
+# Liu et al. 2020 (slides, "Nonlinear Model"): Theorem (Smoothness of g_ε), eq. 11, and Theorem (Convergence),
+# eq. 12, checked on adversarial logistic regression with an exact inner maximum (theory/smoothness.py,
+# theory/convergence.py).
 
 _THREATS = (2.0, np.inf)
 _SMOOTH_TOL = 1e-9
@@ -657,8 +679,7 @@ def _pname(p) -> str:
 
 
 def _flush(v):
-    """Magnitudes below 1e-12 set to 0: ``theory.linear.dual_direction`` divides by a norm that underflows to 0
-    for |θ| below ~1e-154 (a NaN gradient there, not a property of the theorem)."""
+    """Magnitudes below 1e-12 set to exactly 0, so that the search lands on the kinks of ||θ||_q (θ_j = 0)."""
     return np.where(np.abs(v) < 1e-12, 0.0, v) if np.ndim(v) else (0.0 if abs(v) < 1e-12 else v)
 
 
@@ -1043,4 +1064,3 @@ def check_convergence(ctx: Context, bound=_conv.tail_bound) -> Outcome:
 def convergence(ctx: Context) -> Outcome:
     return check_convergence(ctx)
 
-# ---- end section B ----

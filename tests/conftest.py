@@ -7,3 +7,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+from hypothesis import settings  # noqa: E402
+
+# Property tests are derandomized so that CI runs are reproducible; failures still shrink and print examples.
+settings.register_profile("advland", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.load_profile("advland")

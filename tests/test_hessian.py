@@ -112,7 +112,7 @@ def test_hvp_matches_dense_and_finite_differences(method, params):
 @given(seed=st.integers(0, 2**16), case=st.sampled_from(sorted(CASES)))
 def test_hvp_symmetry_and_routes_agree(seed, case):
     model, x, y = mlp(*CASES[case])
-    op = HessianOperator(model, x, y, batch_size=5)
+    op = HessianOperator(model, x, y, batch_size=5, method="forward_over_reverse")
     g = torch.Generator().manual_seed(seed)
     u, v = (torch.randn(op.dim, generator=g, dtype=torch.float64) for _ in range(2))
     assert torch.dot(u, op.matvec(v)).item() == pytest.approx(torch.dot(v, op.matvec(u)).item(),
@@ -275,7 +275,8 @@ def test_adversarial_examples_frozen_and_described():
     model, _, y = mlp(0)
     x = torch.rand(12, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     attack = {"eps": 0.1, "steps": 5}
-    op = HessianOperator(model, x, y, loss="adversarial", attack=attack, batch_size=5)
+    op = HessianOperator(model, x, y, loss="adversarial", attack=attack, batch_size=5,
+                         method="forward_over_reverse")
     d = op.describe()
     assert d["loss"] == "adversarial (examples frozen at θ)"
     assert d["adversarial_examples"] == {"source": "pgd", "attack": attack, "attack_bn_mode": "eval"}
@@ -308,3 +309,15 @@ def test_model_state_untouched(bn_mode, model_training):
                                   dtype=torch.float64)), 6)
         assert state_equal(before, snapshot(model))
     assert model.training == model_training
+
+
+def test_solver_argument_errors_and_nonfinite_matvec():
+    a = torch.eye(4, dtype=torch.float64)
+    for kwargs, message in [({"k": 5}, "k must be <= n"), ({"which": "LM"}, "which must be"),
+                            ({"tol": 0.0}, "tol must be"), ({"k": 0}, "k must be")]:
+        with pytest.raises(ValueError, match=message):
+            eigen.lanczos(lambda v: a @ v, 4, **kwargs)
+    with pytest.raises(ValueError, match="num_samples"):
+        eigen.hutchinson_trace(lambda v: a @ v, 4, num_samples=1)
+    with pytest.raises(FloatingPointError, match="matvec number 1"):
+        eigen.power_iteration(lambda v: v * float("nan"), 4)

@@ -4,7 +4,7 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-from empirical.schedules import eps_at, lr_at
+from empirical.schedules import eps_at, liu_mnist_attack, lr_at
 
 targets = st.floats(0.0, 1.0)
 periods = st.lists(st.integers(1, 50), min_size=1, max_size=4).map(
@@ -74,3 +74,10 @@ def test_bad_schedules_are_value_errors(bad):
         eps_at(1.0, **bad)
     with pytest.raises(ValueError):
         lr_at(1.0, kind="step", base=0.1, periods=[0, 10])
+
+
+def test_liu_mnist_attack_rule():
+    assert liu_mnist_attack(0.4) == (50, 0.01)
+    assert liu_mnist_attack(0.1) == (20, 0.01)
+    with pytest.raises(ValueError):
+        liu_mnist_attack(-0.1)

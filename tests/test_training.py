@@ -12,7 +12,7 @@ from empirical.awp import apply_perturbation, awp_direction, perturbable
 from empirical.checkpoint import load_checkpoint, load_run
 from empirical.measures import dead_relu_fraction, full_batch_grad_norm, weight_norms
 from empirical.state import snapshot, state_equal
-from empirical.train import TrainConfig, TrainRun, train, train_step
+from empirical.train import TrainConfig, TrainRun, _inner, train, train_step, trades_kl
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -187,3 +187,24 @@ def test_bad_configurations_fail_before_any_work(tmp_path):
     train(tiny_cfg(epochs=1), tmp_path / "run", data=(x, y, x, y), model=tiny_net())
     with pytest.raises(ValueError, match="different configuration"):
         train(tiny_cfg(epochs=1, eps=0.2), tmp_path / "run", data=(x, y, x, y), model=tiny_net())
+
+
+def test_trades_kl_matches_torch_kl_div():
+    g = torch.Generator().manual_seed(0)
+    clean, adv = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    p = F.softmax(clean, dim=1)
+    ref = F.kl_div(F.log_softmax(adv, dim=1), p, reduction="none").sum(1)
+    assert torch.allclose(trades_kl(adv, p), ref, atol=1e-6)
+    assert torch.allclose(trades_kl(clean, p), torch.zeros(6), atol=1e-6)
+
+
+@pytest.mark.parametrize("bn_attack", ["eval", "train"])
+@pytest.mark.parametrize("method", ["at", "trades"])
+def test_inner_attack_leaves_bn_state_alone_and_stays_in_the_ball(bn_attack, method):
+    cfg = tiny_cfg(method=method, bn_attack=bn_attack).resolved()
+    run = TrainRun(cfg, tiny_net(bn=True).train())
+    x, y = tiny_data(16)
+    before = snapshot(run.base)
+    x_adv = _inner(run, x, y, cfg.eps)
+    assert state_equal(before, snapshot(run.base))
+    assert (x_adv - x).abs().max() <= cfg.eps + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1

@@ -81,11 +81,10 @@ def eps_bar_binary(X, y, p) -> tuple[float, np.ndarray]:
     """ε̄ = ||z||_p with z = (1/N) Σ_n y_n x_n (labels ±1), and the binary direction w* with ||w*||_q = 1,
     w*ᵀz = ||z||_p that attains it: along w* the slope at 0 is ½(ε − ε̄)||w*||_q, negative for every ε < ε̄."""
     X = np.asarray(X, dtype=float)
-    y = np.asarray(y)
-    binary_labels(y)
-    if X.ndim != 2 or y.shape != (X.shape[0],) or not np.all(np.isfinite(X)):
-        raise ValueError(f"X must be a finite (N, m) array with one label per row, got {X.shape} and {y.shape}")
-    z = (y.astype(float) @ X) / X.shape[0]
+    sign = 2.0 * binary_labels(y) - 1.0  # validates the labels ±1
+    if X.ndim != 2 or sign.shape != (X.shape[0],) or not np.all(np.isfinite(X)):
+        raise ValueError(f"X must be a finite (N, m) array with one label per row, got {X.shape} and {sign.shape}")
+    z = (sign @ X) / X.shape[0]
     return float(lp_norm(z, p)), dual_direction(z, dual_exponent(p))
 
 

@@ -50,12 +50,6 @@ def strict_violation(W, X, y, eps, p) -> np.ndarray:
     return np.where(own, -np.inf, scores).max(axis=(-2, -1))
 
 
-def is_constant(W, atol: float = 0.0) -> np.ndarray:
-    """Whether all columns of W are equal (W ∈ C, a constant classifier), up to ``atol``."""
-    W = np.asarray(W, dtype=float)
-    return np.all(np.abs(W - W[..., :1]) <= atol, axis=(-2, -1))
-
-
 def robust_radius(W, X, y, p, zero_tol: float = 1e-6) -> np.ndarray:
     """r(W) = min over pairs (n, i) with w_i ≠ w_{y_n} of (w_{y_n} − w_i)ᵀx_n / ||w_i − w_{y_n}||_q (+∞ for W ∈ C).
     For ε >= 0: W ∈ V_ε iff ε <= r(W); r(W) < 0 means W misclassifies some x_n already at ε = 0.
