@@ -109,6 +109,18 @@ def _device_ok(device: str) -> str | None:
     return None
 
 
+def _record_environment(run_dir, seed: int) -> None:
+    """Append this invocation's environment (versions, device, git commit, command line) to
+    RUN/environment.json, so a resumed run keeps the record of every process that trained it."""
+    from empirical.checkpoint import read_json, write_json
+    from empirical.environment import environment
+
+    path = pathlib.Path(run_dir) / "environment.json"
+    previous = read_json(path)["invocations"] if path.is_file() else []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"invocations": [*previous, environment(seed)]})
+
+
 def train_handler(args) -> int:
     problem = _check_names(args.model, args.dataset) or _device_ok(args.device)
     if problem:
@@ -137,6 +149,7 @@ def train_handler(args) -> int:
     try:
         cfg = cfg.resolved()
         build_model(cfg.model, width=cfg.width, num_classes=cfg.num_classes, in_channels=cfg.in_channels)
+        _record_environment(args.out, cfg.seed)
         doc = train(cfg, args.out, progress=sys.stderr.isatty())
     except (ValueError, DataError, FileNotFoundError) as err:
         return _fail(str(err))
@@ -189,8 +202,11 @@ def eval_handler(args) -> int:
                               progress=sys.stderr.isatty())
     except (ValueError, DataError, FileNotFoundError) as err:
         return _fail(str(err))
+    from empirical.environment import environment
+
     result.update({"attack": args.attack, "eps": eps, "norm": config["norm"], "steps": steps,
-                   "restarts": args.restarts if args.attack == "pgd" else 1, "seed": args.seed})
+                   "restarts": args.restarts if args.attack == "pgd" else 1, "seed": args.seed,
+                   "environment": environment(args.seed)})
     out = pathlib.Path(args.run) / f"eval_{args.attack}.json"
     write_json(out, result)
     print(f"{out}: clean acc {result['clean_acc']:.4f}, robust acc {result['robust_acc']:.4f} "

@@ -25,6 +25,11 @@ from dataclasses import dataclass, field
 import torch
 
 LANCZOS_WHICH = ("LA", "SA")
+CONVERGENCE_RULES = {
+    "lanczos": "explicit residual ||Hv - lambda v|| <= tol * ||H|| (||H|| = largest |Ritz value|)",
+    "power_iteration": "relative change of the Rayleigh quotient < tol between two iterations "
+                       "(Liu et al.); says nothing about the error: read the residual",
+}
 
 
 @dataclass
@@ -57,7 +62,7 @@ class EigenResult:
 
     def to_json(self) -> dict:
         return {"method": self.method, "which": self.which, "tol": self.tol,
-                "converged": self.converged, "n_matvecs": self.n_matvecs,
+                "convergence_rule": CONVERGENCE_RULES[self.method], "converged": self.converged, "n_matvecs": self.n_matvecs,
                 "iterations": self.iterations, "pairs": [p.to_json() for p in self.pairs]}
 
 

@@ -126,6 +126,7 @@ def _selected(model, args):
 def _run(args) -> int:
     from empirical.checkpoint import load_run, write_json
     from empirical.data import load_tensors
+    from empirical.environment import environment
 
     if args.subset is not None and args.subset < 1:
         raise ValueError(f"--subset must be >= 1, got {args.subset}")
@@ -141,7 +142,7 @@ def _run(args) -> int:
     result = {"run": str(run), "measure": args.measure, "split": args.split, "n": int(len(x)),
               "eps": eps, "norm": norm, "attack": None if attack is None else
               {"name": "pgd", "steps": args.steps, "step_size": args.step_size, "restarts": args.restarts},
-              "bn_mode": args.bn_mode, "seed": args.seed}
+              "bn_mode": args.bn_mode, "seed": args.seed, "environment": environment(args.seed)}
     result.update(MEASURES[args.measure](model, x, y, attack, eps, args))
     out = Path(args.out) if args.out else run / f"measure-{args.measure}.json"
     bad = _nonfinite_paths(result)

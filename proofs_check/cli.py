@@ -94,14 +94,14 @@ def cmd_show(args) -> int:
 def cmd_verify(args) -> int:
     from tqdm import tqdm
 
-    from .environment import environment
+    from empirical.environment import environment
     from .report import write_report
     from .runner import run_claim
 
     chosen = select(all_claims(args.claims), args.only)
     data_dir = args.data_dir or os.environ.get("ADVLAND_DATA")
     ctx = Context(seed=args.seed, scale=args.scale, data_dir=data_dir)
-    env = environment(seed=args.seed, scale=args.scale, data_dir=data_dir)
+    env = environment(args.seed, scale=args.scale, data_dir=data_dir)
     results = []
     bar = tqdm(chosen, unit="claim", disable=True if args.no_progress else None, file=sys.stderr)
     for c in bar:

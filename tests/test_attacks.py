@@ -10,15 +10,6 @@ from empirical.attacks import (ATTACK_NAMES, apgd, apgd_checkpoints, fgsm, per_e
 from empirical.state import snapshot, state_equal
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from intra-op threads; one thread avoids oversubscription on a busy box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class Logistic(nn.Module):
     """Binary logistic regression as a 2-class model: logits (0, w.x + b), so CE = log(1 + exp(-s (w.x + b)))
     with s = +1 for class 1 and -1 for class 0."""

@@ -12,15 +12,6 @@ DATA = os.environ.get("ADVLAND_DATA")
 needs_data = pytest.mark.skipif(not DATA, reason="ADVLAND_DATA is not set (MNIST needed for the CLI run)")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from intra-op threads; one thread avoids oversubscription on a busy box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def parse(*argv):
     parser = argparse.ArgumentParser(prog="advland")
     cli.register(parser.add_subparsers(dest="command", required=True))
@@ -75,9 +66,12 @@ def test_train_then_eval_writes_the_run_files(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert config["bn_attack"] == "eval" and config["model"] == "lenet" and config["eps"] == 0.1
     assert metrics["status"] == "completed" and (out / "checkpoint.pt").is_file()
+    env = json.loads((out / "environment.json").read_text())["invocations"]
+    assert len(env) == 1 and env[0]["seed"] == 0 and env[0]["versions"]["torch"] and "commit" in env[0]["git"]
     assert run("eval", "--run", str(out), "--attack", "apgd-ce", "--steps", "3", "--subset", "40") == 0
     result = json.loads((out / "eval_apgd-ce.json").read_text())
     assert result["n"] == 40 and 0 <= result["robust_acc"] <= result["clean_acc"] <= 1
+    assert result["environment"]["device"]["cpu_count"] >= 1
     # a checkpoint of another model
     config["width"] = 3
     (out / "config.json").write_text(json.dumps(config))

@@ -15,15 +15,6 @@ from empirical.state import snapshot, state_equal
 from empirical.train import TrainConfig, TrainRun, _inner, train, train_step, trades_kl
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from intra-op threads; one thread avoids oversubscription on a busy box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny_net(seed=0, bn=True, classes=4):
     torch.manual_seed(seed)
     layers = [nn.Conv2d(1, 4, 3, padding=1)] + ([nn.BatchNorm2d(4)] if bn else []) + [

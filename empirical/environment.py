@@ -46,11 +46,12 @@ def device_info() -> dict:
     return info
 
 
-def environment(*, seed: int, scale: str, data_dir: str | None, argv=None) -> dict:
+def environment(seed: int, argv=None, **context) -> dict:
+    """Everything a reader needs to reproduce a run: the seed and any other context given (scale, data
+    folder), the time, interpreter, package versions, device and git commit, and the command line."""
     return {
         "seed": seed,
-        "scale": scale,
-        "data_dir": data_dir,
+        **context,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
