@@ -53,7 +53,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating, float)):
-        value = float(value)
+        value = float(value) + 0.0  # + 0.0 turns -0.0 into 0.0
         return value if math.isfinite(value) else str(value)
     if isinstance(value, enum.Enum):
         return value.value
