@@ -9,6 +9,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from proofs_check import yamada2021 as Y
+from falsify import assert_refuted
 from proofs_check.model import Context, Verdict
 from theory import sharpening as S
 from theory.linear import adversarial_grad, adversarial_loss
@@ -204,33 +205,27 @@ def test_same_seed_same_counterexample():
 CTX = Context(scale="smoke", seed=0)
 
 
-def _refuted(check):
-    assert check.verdict is Verdict.REFUTED, check.as_dict()
-    assert check.counterexample is not None
-    return check
-
-
 def test_hessian_without_the_curvature_term_mismatches_finite_differences():
-    _refuted(Y.check_hessian_formula(CTX, p=2, hessian=S.fixed_example_hessian))
+    assert_refuted(Y.check_hessian_formula(CTX, p=2, hessian=S.fixed_example_hessian))
 
 
 def test_linf_with_the_l2_isotropic_term_mismatches_finite_differences():
     def false_linf(w, X, y, eps, p):
         return S.fixed_example_hessian(w, X, y, eps, p) + S.curvature_term(w, X, y, eps, 2)
-    _refuted(Y.check_hessian_formula(CTX, p=np.inf, hessian=false_linf))
+    assert_refuted(Y.check_hessian_formula(CTX, p=np.inf, hessian=false_linf))
 
 
 @pytest.mark.parametrize("variant", [dict(compressed=False),           # H(ε) itself Loewner monotone
                                      dict(margin_condition=False),     # P H P without the margin condition
                                      dict(direction=-1)])              # eigenvalues decrease with ε
-def test_false_monotonicity_variants_are_refuted(variant):
-    _refuted(Y.check_fixed_w_monotone(CTX, **variant))
+def test_false_monotonicity_variants_areassert_refuted(variant):
+    assert_refuted(Y.check_fixed_w_monotone(CTX, **variant))
 
 
-def test_decreasing_kappa_is_refuted():
-    _refuted(Y.check_curvature_coefficient(CTX, direction=-1))
+def test_decreasing_kappa_isassert_refuted():
+    assert_refuted(Y.check_curvature_coefficient(CTX, direction=-1))
 
 
-def test_decreasing_trained_sharpness_is_refuted(smoke):
+def test_decreasing_trained_sharpness_isassert_refuted(smoke):
     for label, curve in smoke.details["curves"].items():
-        _refuted(Y.check_trained_sharpening(label, curve, direction=-1))
+        assert_refuted(Y.check_trained_sharpening(label, curve, direction=-1))

@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from proofs_check import liu2020
+from falsify import assert_refuted
 from proofs_check.model import Context, Verdict
 from theory import linear, multiclass as mc, version_space as vs
 
@@ -185,11 +186,6 @@ def test_threshold_reported_matches_plot_and_details(outcome):
 
 
 # ---- falsifiability: the same check functions refute false variants ----
-
-def assert_refuted(check):
-    assert check.verdict is Verdict.REFUTED, (check.name, [q.as_dict() for q in check.evidence])
-    assert check.counterexample
-
 
 def test_reversed_nesting_is_refuted():
     assert_refuted(liu2020.vs_nesting_check(SMOKE, reverse=True))
