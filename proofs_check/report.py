@@ -58,6 +58,15 @@ def document(results: list[Result], environment: dict) -> dict:
             "environment": to_jsonable(environment)}
 
 
+def deciding_checks(claim: dict) -> str:
+    """What decided a claim's verdict, for the summary table: the checks that carry the verdict."""
+    checks = claim["evidence"]["checks"]
+    hits = [c["name"] for c in checks if c["verdict"] == claim["verdict"]]
+    if claim["verdict"] == "confirmed":
+        return f"{len(checks)} of {len(checks)} checks confirmed"
+    return "; ".join(hits)
+
+
 def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
@@ -81,8 +90,9 @@ def render_markdown(doc: dict) -> str:
              f"{' (dirty)' if env['git'].get('dirty') else ''}, started {env.get('started')}", "",
              "| verdict | count |", "|---|---|"]
     lines += [f"| {k} | {n} |" for k, n in doc["totals"].items()]
-    lines += ["", "| claim | where | verdict | seconds |", "|---|---|---|---|"]
-    lines += [f"| `{c['id']}` | {c['where']} | **{c['verdict']}** | {c['seconds']:.1f} |" for c in doc["claims"]]
+    lines += ["", "| claim | verdict | decided by | seconds |", "|---|---|---|---|"]
+    lines += [f"| `{c['id']}` | **{c['verdict']}** | {deciding_checks(c)} | {c['seconds']:.1f} |"
+              for c in doc["claims"]]
     for c in doc["claims"]:
         ev = c["evidence"]
         lines += ["", f"## `{c['id']}` — {c['verdict']}", "", f"*{c['where']}*", "", c["statement"], "",
@@ -107,8 +117,9 @@ def render_html(doc: dict, images: dict[str, bytes]) -> str:
     def badge(v: str) -> str:
         return f'<span class="b" style="background:{_COLOURS[v]}">{e(v)}</span>'
 
-    rows = "".join(f'<tr><td><a href="#{e(c["id"])}"><code>{e(c["id"])}</code></a></td><td>{e(c["where"])}</td>'
-                   f'<td>{badge(c["verdict"])}</td><td>{c["seconds"]:.1f}</td></tr>' for c in doc["claims"])
+    rows = "".join(f'<tr><td><a href="#{e(c["id"])}"><code>{e(c["id"])}</code></a></td>'
+                   f'<td>{badge(c["verdict"])}</td><td>{e(deciding_checks(c))}</td><td>{c["seconds"]:.1f}</td></tr>'
+                   for c in doc["claims"])
     totals = " ".join(f"{badge(k)} {n}" for k, n in doc["totals"].items())
     sections = []
     for c in doc["claims"]:
@@ -136,7 +147,7 @@ def render_html(doc: dict, images: dict[str, bytes]) -> str:
             f"</head><body><h1>advland consistency report</h1><p>{totals}</p>"
             f"<p>seed {env['seed']}, scale <code>{e(env['scale'])}</code>, commit <code>{e(str(env['git'].get('commit')))}"
             f"</code>, started {e(str(env.get('started')))}</p>"
-            f"<table><tr><th>claim</th><th>where</th><th>verdict</th><th>s</th></tr>{rows}</table>"
+            f"<table><tr><th>claim</th><th>verdict</th><th>decided by</th><th>s</th></tr>{rows}</table>"
             f"{''.join(sections)}<h2>Environment</h2><pre>{e(json.dumps(env, indent=2))}</pre></body></html>")
 
 

@@ -120,3 +120,10 @@ def test_write_report_is_atomic(tmp_path):
         write_report([broken], {"seed": 1, "scale": "smoke", "git": {}, "versions": {}, "device": {}}, out)
     assert (out / "claims.json").read_text() == before  # the old report is intact
     assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no staging folder left behind
+
+
+def test_summary_table_names_the_deciding_checks(tmp_path, user_file):
+    code, out = verify(tmp_path, "--claims", user_file, "--only", "t.good", "t.refuted")
+    md = (out / "report.md").read_text()
+    table = md[md.index("| claim | verdict | decided by"):md.index("## ")]
+    assert "| `t.refuted` | **refuted** | q |" in table and "1 of 1 checks confirmed" in table
