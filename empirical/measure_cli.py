@@ -303,36 +303,52 @@ def _save_plot(path: Path, kind: str, r: dict) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    adv = {"regenerate": "regenerated at every point", "frozen": "frozen at θ", "none": "none (clean loss)"}
+    loss_name = "clean loss" if not r["eps"] else f"robust loss (PGD, ε={r['eps']:g} {r['norm']})"
+    fig, ax = plt.subplots(figsize=(6, 4))
     if kind == "scan" and len(r["coords"]) == 2:
         im = ax.contourf(r["coords"][0], r["coords"][1], np.asarray(r["loss"]).T, levels=20)
-        fig.colorbar(im, ax=ax, label="loss")
-        ax.set_xlabel("a")
-        ax.set_ylabel("b")
+        fig.colorbar(im, ax=ax, label=loss_name)
+        ax.set_xlabel(f"a ({r['direction']} direction d)")
+        ax.set_ylabel(f"b ({r['direction']} direction e)")
+        what = f"θ + a·d + b·e, {r['normalization']}-normalized, adversarial examples {adv[r['adversarial']]}"
     elif kind == "scan":
-        ax.plot(r["coords"][0], r["loss"], marker=".", label="loss")
-        ax.plot(r["coords"][0], r["acc"], marker=".", label="accuracy")
-        ax.set_xlabel("a")
-        ax.legend()
+        ax.plot(r["coords"][0], r["loss"], marker=".", color="C0")
+        ax.set_ylabel(loss_name, color="C0")
+        acc = ax.twinx()
+        acc.plot(r["coords"][0], r["acc"], marker=".", color="C1")
+        acc.set_ylabel("accuracy", color="C1")
+        ax.set_xlabel(f"a (θ + a·d, d {r['direction']}, {r['normalization']}-normalized)")
+        what = f"1-D scan, adversarial examples {adv[r['adversarial']]}"
     elif kind == "cosine":
         a = [row["scale"] for row in r["rows"]]
         ax.plot(a, [row["cos_raw_mean"] for row in r["rows"]], marker="o", label="cos(δ+, δ−)")
         ax.plot(a, [row["cos_sign_mean"] for row in r["rows"]], marker="s", label="cos(sign δ+, sign δ−)")
-        ax.set_xlabel("a")
-        ax.legend()
+        ax.set_ylabel("mean cosine over examples")
+        ax.set_xlabel(f"a (θ ± a·v, v = {'top Hessian eigenvector' if r['direction'] == 'eigen' else 'random unit'})")
+        err = ax.twinx()
+        err.plot(a, [row["error_plus"] for row in r["rows"]], "k--", marker="^", label="robust error at θ + a·v")
+        err.set_ylabel("robust test error")
+        ax.legend(loc="lower center", fontsize=7)
+        err.legend(loc="upper right", fontsize=7)
+        what = "Liu et al. perturbation similarity"
     elif kind == "flatness":
         vals = r["values"] if "values" in r else [r["value"]]
-        ax.plot(range(len(vals)), vals, "o", label="perturbed")
-        ax.axhline(r["reference"], color="k", label="reference")
-        ax.set_xlabel("sample" if "values" in r else "worst case")
-        ax.legend()
+        ax.plot(range(len(vals)), vals, "o", label=f"perturbed model ({r['ball']} ball, ξ={r['xi']:g})")
+        ax.axhline(r["reference"], color="k", label="reference (unperturbed)")
+        ax.set_xlabel("weight sample" if "values" in r else "worst case over attempts")
+        ax.set_ylabel(loss_name)
+        ax.legend(fontsize=7)
+        what = f"{r['kind']}-case flatness = {r['flatness']:.4g}"
     else:
         ax.plot(range(1, len(r["eigenvalues"]) + 1), r["eigenvalues"], "o", label="Lanczos eigenvalues")
         ax.axhline(r["curvature_check"]["second_difference"], color="k", ls="--",
                    label=f"second difference along v1 (h={r['curvature_check']['h']:g})")
         ax.set_xlabel("index")
+        ax.set_ylabel("Hessian eigenvalue")
         ax.legend(fontsize=7)
-    ax.set_title(f"{kind}: {Path(r['run']).name} ({r['split']}, eps={r['eps']}, BN {r['bn_mode']})", fontsize=8)
+        what = f"Hessian of the {r['hessian']['hessian']['loss']}"
+    ax.set_title(f"{Path(r['run']).name}: {what}\n({r['split']} n={r['n']}, BN {r['bn_mode']})", fontsize=8)
     fig.tight_layout()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
