@@ -7,35 +7,19 @@
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import tempfile
 
 import torch
+
+from empirical.atomic import atomic_write
 
 CONFIG, CHECKPOINT, METRICS = "config.json", "checkpoint.pt", "metrics.json"
 REQUIRED_CONFIG = ("model", "width", "dataset", "num_classes", "method", "eps", "norm", "seed")
 
 
-def _atomic(path: pathlib.Path, write) -> None:
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_json(path, obj) -> None:
     """Atomically write obj as indented JSON."""
-    _atomic(path, lambda f: f.write((json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()))
+    atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()))
 
 
 def read_json(path) -> dict:
@@ -45,7 +29,7 @@ def read_json(path) -> dict:
 
 def save_checkpoint(path, state: dict) -> None:
     """Atomically torch.save a dict of tensors and plain containers."""
-    _atomic(path, lambda f: torch.save(state, f))
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path, device="cpu") -> dict:

@@ -36,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from empirical.atomic import atomic_write
+
 DATASET_INFO = {
     "mnist": {"channels": 1, "size": 28, "num_classes": 10, "split_sizes": {"train": 60000, "test": 10000}},
     "cifar10": {"channels": 3, "size": 32, "num_classes": 10, "split_sizes": {"train": 50000, "test": 10000}},
@@ -419,15 +421,8 @@ def _extract_members(archive: Path, rels, root: Path):
             info = tar.getmember(rel)
             if not info.isfile():
                 raise DataError(f"{archive.name}: member {rel} is not a regular file")
-            fd, tmp = tempfile.mkstemp(dir=(root / rel).parent, prefix=".part-")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    shutil.copyfileobj(tar.extractfile(info), out, 1 << 20)
-                verify_file(tmp, rel)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-            os.replace(tmp, root / rel)
+            atomic_write(root / rel, lambda out: shutil.copyfileobj(tar.extractfile(info), out, 1 << 20),
+                         check=lambda tmp: verify_file(tmp, rel))
 
 
 def _is_valid(root: Path, rel: str) -> bool:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 EXIT_OK, EXIT_NONFINITE, EXIT_USAGE = 0, 1, 2
@@ -296,16 +294,16 @@ def _nonfinite_paths(obj, path="") -> list[str]:
 
 
 def _save_plot(path: Path, kind: str, r: dict) -> None:
-    """A PNG of the result, written atomically (temp file in the same folder, then os.replace)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """A PNG of the result, written atomically."""
     import numpy as np
+    from matplotlib.figure import Figure
+
+    from empirical.atomic import atomic_write
 
     adv = {"regenerate": "regenerated at every point", "frozen": "frozen at θ", "none": "none (clean loss)"}
     loss_name = "clean loss" if not r["eps"] else f"robust loss (PGD, ε={r['eps']:g} {r['norm']})"
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
     if kind == "scan" and len(r["coords"]) == 2:
         im = ax.contourf(r["coords"][0], r["coords"][1], np.asarray(r["loss"]).T, levels=20)
         fig.colorbar(im, ax=ax, label=loss_name)
@@ -350,14 +348,4 @@ def _save_plot(path: Path, kind: str, r: dict) -> None:
         what = f"Hessian of the {r['hessian']['hessian']['loss']}"
     ax.set_title(f"{Path(r['run']).name}: {what}\n({r['split']} n={r['n']}, BN {r['bn_mode']})", fontsize=8)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    finally:
-        plt.close(fig)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
