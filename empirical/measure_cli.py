@@ -54,6 +54,10 @@ def register(subparsers) -> None:
     p.add_argument("--h", type=float, default=1e-6, help="step of the float64 second-difference check (default 1e-6)")
     p.add_argument("--tol", type=float, default=1e-4, help="Lanczos relative residual tolerance (default 1e-4)")
     p.add_argument("--max-iter", type=int, default=None, help="Lanczos Krylov dimension (default 2k + 50)")
+    p.add_argument("--bottom", type=int, default=0,
+                   help="also the K smallest (algebraic) eigenvalues and |λ_min|/λ_max, as Stutz et al. (default 0)")
+    p.add_argument("--trace-samples", type=int, default=0,
+                   help="Hutchinson trace estimate from N Rademacher probes, with its standard error (default 0)")
     p = kinds.add_parser("scan", parents=[common], help="1-D/2-D loss scan along normalized directions")
     p.add_argument("--direction", choices=("random", "eigen"), default="random")
     p.add_argument("--normalization", choices=("filter", "filter-all", "layer"), default="filter")
@@ -177,12 +181,22 @@ def measure_hessian(model, x, y, attack, eps, args) -> dict:
 
     op = HessianOperator(model, x, y, params=args.params, bn_mode=args.bn_mode, batch_size=args.batch_size,
                          seed=args.seed, **_hessian_inputs(model, x, y, attack, args))
+    if args.bottom < 0 or args.trace_samples < 0:
+        raise ValueError(f"--bottom and --trace-samples must be >= 0, got {args.bottom}, {args.trace_samples}")
     result = op.lanczos(k=args.k, tol=args.tol, max_iter=args.max_iter, seed=args.seed)
     top = result.pairs[0]
     check = curvature_check(model, op.x, y, op.params, top.value, op.unflatten(top.vector), h=args.h,
                             bn_mode=args.bn_mode, batch_size=args.batch_size)
-    return {"eigenvalues": result.eigenvalues, "converged": result.converged, "hessian": op.report(result),
-            "curvature_check": check}
+    out = {"eigenvalues": result.eigenvalues, "converged": result.converged, "hessian": op.report(result),
+           "curvature_check": check}
+    if args.bottom:
+        low = op.lanczos(k=args.bottom, which="SA", tol=args.tol, max_iter=args.max_iter, seed=args.seed)
+        out.update(bottom_eigenvalues=low.eigenvalues, bottom=op.report(low),
+                   min_over_max=abs(low.eigenvalues[0]) / top.value, converged=result.converged and low.converged)
+    if args.trace_samples:
+        trace = op.hutchinson_trace(num_samples=args.trace_samples, seed=args.seed)
+        out["trace"] = trace.to_json()
+    return out
 
 
 def _direction(model, x, y, attack, args, params, normalization, seed):

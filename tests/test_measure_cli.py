@@ -80,6 +80,19 @@ def test_hessian_reports_eigenvalues_and_curvature_check(run, tmp_path):
 
 
 @needs_data
+def test_hessian_bottom_eigenvalue_and_trace_bracket_the_spectrum(run, tmp_path):
+    out = tmp_path / "h.json"
+    assert advland("measure", "hessian", "--run", run, *COMMON, "--eps", "0", "--tol", "1e-3", "--bottom", "1",
+                   "--trace-samples", "30", "--out", out) == 0
+    res = read(out)
+    lo, hi, dim = res["bottom_eigenvalues"][0], res["eigenvalues"][0], res["hessian"]["hessian"]["dim"]
+    assert lo <= hi and res["min_over_max"] == abs(lo) / hi and res["bottom"]["result"]["which"] == "SA"
+    t = res["trace"]
+    assert dim * lo - 5 * t["stderr"] <= t["estimate"] <= dim * hi + 5 * t["stderr"]  # λ_min·n <= tr H <= λ_max·n
+    assert advland("measure", "hessian", "--run", run, *COMMON, "--bottom", "-1", "--out", out) == 2
+
+
+@needs_data
 def test_non_converged_eigen_solve_is_kept_with_its_flag(run, tmp_path, capsys):
     out = tmp_path / "h.json"
     assert advland("measure", "hessian", "--run", run, *COMMON, "--eps", "0", "--max-iter", "2",
