@@ -127,3 +127,17 @@ def test_summary_table_names_the_deciding_checks(tmp_path, user_file):
     md = (out / "report.md").read_text()
     table = md[md.index("| claim | verdict | decided by"):md.index("## ")]
     assert "| `t.refuted` | **refuted** | q |" in table and "1 of 1 checks confirmed" in table
+
+
+def test_every_theory_claim_reaches_a_verdict_end_to_end(tmp_path):
+    """`advland verify --only theory` at smoke scale: every built-in theory claim decided, none in error, the
+    report valid, and each refutation carrying its counterexample."""
+    code, out = verify(tmp_path, "--only", "theory")
+    doc = json.loads((out / "claims.json").read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert code == cli.EXIT_OK and doc["totals"]["error"] == 0 and len(doc["claims"]) >= 5
+    for c in doc["claims"]:
+        assert c["verdict"] in ("confirmed", "refuted", "skipped"), (c["id"], c["evidence"]["summary"])
+        assert c["evidence"]["scale_note"], c["id"]
+        if c["verdict"] == "refuted":
+            assert c["counterexample"], c["id"]
