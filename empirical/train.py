@@ -189,6 +189,12 @@ def _outer_loss(cfg: TrainConfig, module, xb, yb, x_adv) -> torch.Tensor:
     return F.cross_entropy(logits, yb) + cfg.beta * trades_kl(module(x_adv), p).mean()
 
 
+def awp_perturbation(run: TrainRun, xb, yb, x_adv) -> dict:
+    """The AWP perturbation v of this batch: one normalized ascent step of the outer loss (the loss the
+    model is trained on) at (w, x_adv), so that L(w + v) > L(w) to first order (Wu et al. 2020, eq. 9)."""
+    return awp_direction(run.base, run.proxy, lambda m: _outer_loss(run.cfg, m, xb, yb, x_adv), run.cfg.awp_gamma)
+
+
 def train_step(run: TrainRun, xb, yb, *, epoch: int, eps_t: float) -> float:
     """One optimisation step on a batch; returns the training loss (at w + v for AWP)."""
     cfg = run.cfg
@@ -197,8 +203,7 @@ def train_step(run: TrainRun, xb, yb, *, epoch: int, eps_t: float) -> float:
         run.base.train()
         v = None
         if run.proxy is not None and epoch >= cfg.awp_warmup:
-            v = awp_direction(run.base, run.proxy,
-                              lambda m: -_outer_loss(cfg, m, xb, yb, x_adv), cfg.awp_gamma)
+            v = awp_perturbation(run, xb, yb, x_adv)
             apply_perturbation(run.base, v, +1.0)
         loss = _outer_loss(cfg, run.fwd, xb, yb, x_adv)
     value = float(loss.detach())

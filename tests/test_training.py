@@ -12,7 +12,7 @@ from empirical.awp import apply_perturbation, awp_direction, perturbable
 from empirical.checkpoint import load_checkpoint, load_run
 from empirical.measures import dead_relu_fraction, full_batch_grad_norm, weight_norms
 from empirical.state import snapshot, state_equal
-from empirical.train import TrainConfig, TrainRun, _inner, train, train_step, trades_kl
+from empirical.train import TrainConfig, TrainRun, _inner, _outer_loss, awp_perturbation, train, train_step, trades_kl
 
 
 def tiny_net(seed=0, bn=True, classes=4):
@@ -74,11 +74,24 @@ def test_awp_update_is_computed_at_w_plus_v_and_applied_to_w():
     x_adv = x + pgd(ref, x, y, eps=cfg.eps, steps=cfg.attack_steps, step_size=cfg.attack_step_size, generator=gen)
     ref.train()
     w = {n: p.detach().clone() for n, p in ref.named_parameters()}
-    v = awp_direction(ref, copy.deepcopy(ref), lambda m: -F.cross_entropy(m(x_adv), y), cfg.awp_gamma)
+    v = awp_direction(ref, copy.deepcopy(ref), lambda m: F.cross_entropy(m(x_adv), y), cfg.awp_gamma)
     apply_perturbation(ref, v, +1.0)
     grads = dict(zip(w, torch.autograd.grad(F.cross_entropy(ref(x_adv), y), list(ref.parameters()))))
     for n, p in model.named_parameters():
         assert torch.allclose(p, w[n] - cfg.lr * grads[n], atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["awp", "trades-awp"])
+def test_awp_perturbation_of_a_training_step_increases_the_training_loss(method):
+    """AWP is a worst-case weight perturbation: at w + v the loss the step trains on must be higher than at w."""
+    cfg = tiny_cfg(method=method, awp_gamma=0.01, awp_warmup=0).resolved()
+    model = tiny_net(bn=False).train()
+    x, y = tiny_data(32)
+    run = TrainRun(cfg, model)
+    x_adv = x + pgd(model, x, y, eps=cfg.eps, steps=2, generator=torch.Generator().manual_seed(0))
+    before = float(_outer_loss(cfg, model, x, y, x_adv))
+    apply_perturbation(model, awp_perturbation(run, x, y, x_adv), +1.0)
+    assert float(_outer_loss(cfg, model, x, y, x_adv)) > before
 
 
 def test_measures_agree_with_direct_computation():
