@@ -6,6 +6,14 @@ import pathlib
 import tempfile
 
 
+def umask_mode(mode: int) -> int:
+    """``mode`` less the process umask: the permissions an ordinary ``open``/``mkdir`` would give
+    (``mkstemp``/``mkdtemp`` create owner-only files and folders, which would otherwise persist)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
+
+
 def atomic_write(path, write, *, check=None) -> None:
     """``write(f)`` fills a temporary file (binary mode) in the target's folder, ``check(tmp_path)`` may reject
     it by raising, and only then does ``os.replace`` put it at ``path``. On any failure the temporary file is
@@ -14,6 +22,7 @@ def atomic_write(path, write, *, check=None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, umask_mode(0o666))
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -109,18 +109,6 @@ def _device_ok(device: str) -> str | None:
     return None
 
 
-def _record_environment(run_dir, seed: int) -> None:
-    """Append this invocation's environment (versions, device, git commit, command line) to
-    RUN/environment.json, so a resumed run keeps the record of every process that trained it."""
-    from empirical.checkpoint import read_json, write_json
-    from empirical.environment import environment
-
-    path = pathlib.Path(run_dir) / "environment.json"
-    previous = read_json(path)["invocations"] if path.is_file() else []
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, {"invocations": [*previous, environment(seed)]})
-
-
 def train_handler(args) -> int:
     problem = _check_names(args.model, args.dataset) or _device_ok(args.device)
     if problem:
@@ -149,7 +137,6 @@ def train_handler(args) -> int:
     try:
         cfg = cfg.resolved()
         build_model(cfg.model, width=cfg.width, num_classes=cfg.num_classes, in_channels=cfg.in_channels)
-        _record_environment(args.out, cfg.seed)
         doc = train(cfg, args.out, progress=sys.stderr.isatty())
     except (ValueError, DataError, FileNotFoundError) as err:
         return _fail(str(err))

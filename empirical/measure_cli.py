@@ -192,7 +192,8 @@ def measure_hessian(model, x, y, attack, eps, args) -> dict:
     if args.bottom:
         low = op.lanczos(k=args.bottom, which="SA", tol=args.tol, max_iter=args.max_iter, seed=args.seed)
         out.update(bottom_eigenvalues=low.eigenvalues, bottom=op.report(low),
-                   min_over_max=abs(low.eigenvalues[0]) / top.value, converged=result.converged and low.converged)
+                   min_over_max=abs(low.eigenvalues[0]) / top.value if top.value > 0 else None,
+                   converged=result.converged and low.converged)
     if args.trace_samples:
         trace = op.hutchinson_trace(num_samples=args.trace_samples, seed=args.seed)
         out["trace"] = trace.to_json()
@@ -250,11 +251,16 @@ def measure_flatness(model, x, y, attack, eps, args) -> dict:
         return average_flatness(model, x, y, xi=0.5 if args.xi is None else args.xi, samples=args.samples,
                                 attack=attack, ball=args.ball, bn_mode=args.bn_mode, seed=args.seed,
                                 batch_size=args.batch_size)
-    if args.norm not in (None, "linf"):
-        raise ValueError("worst-case flatness perturbs inputs in L-inf only (Stutz et al.)")
-    return worst_flatness(model, x, y, xi=0.00075 if args.xi is None else args.xi, eps=eps,
-                          steps=args.ascent_steps, attempts=args.samples, lr=args.lr, ball=args.ball,
-                          bn_mode=args.bn_mode, seed=args.seed, batch_size=args.batch_size)
+    if attack is not None and attack.keywords["norm"] != "linf":
+        raise ValueError(f"worst-case flatness perturbs inputs in L-inf only (Stutz et al.); the threat here is "
+                         f"{attack.keywords['norm']} (pass --norm linf with an L-inf budget --eps)")
+    res = worst_flatness(model, x, y, xi=0.00075 if args.xi is None else args.xi, eps=eps,
+                         steps=args.ascent_steps, attempts=args.samples, lr=args.lr, ball=args.ball,
+                         bn_mode=args.bn_mode, seed=args.seed, batch_size=args.batch_size)
+    # the inputs are optimized jointly with the weights, not by the PGD of the other measures
+    res["attack"] = None if attack is None else {"name": "joint weight-input ascent", "norm": "linf",
+                                                 "input_step": eps / 4, "steps": args.ascent_steps}
+    return res
 
 
 def measure_cosine(model, x, y, attack, eps, args) -> dict:

@@ -26,10 +26,15 @@ def check_bn_mode(bn_mode: str) -> str:
     return bn_mode
 
 
+def _tensors(model: nn.Module) -> dict:
+    """Every parameter and every buffer, non-persistent buffers included (``state_dict`` omits those)."""
+    return {**dict(model.named_parameters()), **dict(model.named_buffers())}
+
+
 def snapshot(model: nn.Module) -> dict:
     """Copies of all parameters and buffers, and each submodule's training flag."""
     return {
-        "tensors": {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()},
+        "tensors": {k: v.detach().clone() for k, v in _tensors(model).items()},
         "training": {name: m.training for name, m in model.named_modules()},
     }
 
@@ -37,7 +42,7 @@ def snapshot(model: nn.Module) -> dict:
 def restore(model: nn.Module, snap: dict) -> None:
     """Write a snapshot back in place (same storage, so optimizers and references stay valid)."""
     with torch.no_grad():
-        for k, v in model.state_dict(keep_vars=True).items():
+        for k, v in _tensors(model).items():
             v.copy_(snap["tensors"][k])
     for name, m in model.named_modules():
         m.training = snap["training"][name]

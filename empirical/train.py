@@ -37,6 +37,7 @@ from tqdm import tqdm
 from empirical import checkpoint as ckpt
 from empirical.attacks import NORMS, check_threat, pgd
 from empirical.awp import apply_perturbation, awp_direction
+from empirical.environment import environment
 from empirical.measures import dead_relu_fraction, full_batch_grad_norm, weight_norms
 from empirical.schedules import EPS_SCHEDULES, LR_SCHEDULES, check_periods, eps_at, lr_at
 from empirical.state import BN_MODES, preserved
@@ -270,6 +271,14 @@ def _metrics_doc(cfg, status, history, **extra) -> dict:
     return {"status": status, "epochs_done": len(history), "epochs": cfg.epochs, "history": history, **extra}
 
 
+def _record_environment(out: pathlib.Path, seed: int) -> None:
+    """Append this process's environment (versions, device, git commit, command line) to
+    RUN/environment.json, so a resumed run keeps the record of every process that trained it."""
+    path = out / "environment.json"
+    previous = ckpt.read_json(path)["invocations"] if path.is_file() else []
+    ckpt.write_json(path, {"invocations": [*previous, environment(seed)]})
+
+
 def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int | None = None,
           progress: bool = False) -> dict:
     """Train (or resume) the run of ``cfg`` in ``out_dir``; returns the metrics.json document.
@@ -291,6 +300,7 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
             doc = ckpt.read_json(out / ckpt.METRICS)
             if doc.get("status") in ("completed", "diverged"):
                 return doc
+    _record_environment(out, cfg.seed)
     x_tr, y_tr, x_te, y_te = data if data is not None else _load_data(cfg)
     if model is None:
         torch.manual_seed(cfg.seed)

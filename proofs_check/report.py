@@ -16,6 +16,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from empirical.atomic import umask_mode
+
 from .model import Verdict, to_jsonable
 from .runner import Result
 
@@ -159,6 +161,7 @@ def write_report(results: list[Result], environment: dict, out_dir: str | Path) 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
     try:
+        staging.chmod(umask_mode(0o777))
         (staging / "plots").mkdir()
         for rel, data in images.items():
             (staging / rel).write_bytes(data)

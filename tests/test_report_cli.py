@@ -141,3 +141,16 @@ def test_every_theory_claim_reaches_a_verdict_end_to_end(tmp_path):
         assert c["evidence"]["scale_note"], c["id"]
         if c["verdict"] == "refuted":
             assert c["counterexample"], c["id"]
+
+
+def test_report_and_result_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    from empirical.atomic import atomic_write, umask_mode
+
+    out = tmp_path / "r"
+    ok = _result(lambda ctx: Outcome("ok", [Check("c", Verdict.CONFIRMED)]))
+    write_report([ok], {"seed": 0, "scale": "smoke", "git": {}, "versions": {}, "device": {}}, out)
+    atomic_write(tmp_path / "f.json", lambda f: f.write(b"{}"))
+    assert os.stat(out).st_mode & 0o777 == umask_mode(0o777)
+    assert os.stat(tmp_path / "f.json").st_mode & 0o777 == umask_mode(0o666)

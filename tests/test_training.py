@@ -191,6 +191,8 @@ def test_bad_configurations_fail_before_any_work(tmp_path):
     train(tiny_cfg(epochs=1), tmp_path / "run", data=(x, y, x, y), model=tiny_net())
     with pytest.raises(ValueError, match="different configuration"):
         train(tiny_cfg(epochs=1, eps=0.2), tmp_path / "run", data=(x, y, x, y), model=tiny_net())
+    # the rejected process left no record in the run it did not train
+    assert len(json.loads((tmp_path / "run" / "environment.json").read_text())["invocations"]) == 1
 
 
 def test_trades_kl_matches_torch_kl_div():
