@@ -32,14 +32,14 @@ def check_periods(periods) -> tuple[float, ...]:
     return b
 
 
-def period_position(t: float, periods) -> tuple[float, float]:
-    """(s, T): fraction s in [0, 1) of the way through the period containing t, and that period's length.
+def period_position(t: float, periods) -> float:
+    """The fraction s in [0, 1) of the way through the period containing t (Liu et al. 2020, eq. 13: p).
     Times at or beyond the last boundary belong to the last period (s clipped to 1)."""
     b = check_periods(periods)
     for lo, hi in zip(b, b[1:]):
         if t < hi:
-            return (max(t - lo, 0.0)) / (hi - lo), hi - lo
-    return 1.0, b[-1] - b[-2]
+            return max(t - lo, 0.0) / (hi - lo)
+    return 1.0
 
 
 def eps_at(t: float, *, kind: str, target: float, periods, eps_max: float | None = None) -> float:
@@ -51,7 +51,7 @@ def eps_at(t: float, *, kind: str, target: float, periods, eps_max: float | None
     eps_max = DEFAULT_OVERSHOOT[kind] * target if eps_max is None else eps_max
     if eps_max < target:
         raise ValueError(f"eps_max ({eps_max}) must be >= the target eps ({target})")
-    s, _ = period_position(t, periods)
+    s = period_position(t, periods)
     if kind == "const":
         return float(target)
     ramp = 0.5 * eps_max * (1.0 - math.cos(math.pi * s)) if kind == "cos" else eps_max * s
@@ -64,7 +64,7 @@ def lr_at(t: float, *, kind: str, base: float, periods) -> float:
     'cos': base/2 (1 + cos(pi s))."""
     if kind not in LR_SCHEDULES:
         raise ValueError(f"lr schedule must be one of {LR_SCHEDULES}, got {kind!r}")
-    s, _ = period_position(t, periods)
+    s = period_position(t, periods)
     if kind == "const":
         return base
     if kind == "piecewise":

@@ -13,13 +13,6 @@ import torch
 from torch import nn
 
 BN_MODES = ("eval", "train")
-_BN_TYPES = (nn.modules.batchnorm._BatchNorm,)
-
-
-def has_batchnorm(model: nn.Module) -> bool:
-    return any(isinstance(m, _BN_TYPES) for m in model.modules())
-
-
 def check_bn_mode(bn_mode: str) -> str:
     if bn_mode not in BN_MODES:
         raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
