@@ -2,8 +2,12 @@
 
 An inequality ``lhs(x) <= rhs(x)`` is written as a *slack* function ``slack(x) = rhs(x) - lhs(x)``;
 a counterexample is an ``x`` with ``slack(x) < -tolerance`` (a NaN slack counts as one: a value that
-cannot be computed never confirms a claim). The search is seeded, bounded in the number of examples,
-keeps no example database, and hypothesis shrinks what it finds to a minimal reproducible example.
+cannot be computed never confirms a claim). A slack of ``None`` marks a *vacuous* example, one that does
+not meet the statement's hypothesis (e.g. a W outside the version space for a property of its members):
+it can neither refute nor support the claim, so it is counted apart, and a search that saw fewer than
+``min_cases`` non-vacuous examples is inconclusive rather than confirmed. The search is seeded, bounded
+in the number of examples, keeps no example database, and hypothesis shrinks what it finds to a minimal
+reproducible example.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ class SearchResult:
     """Outcome of a bounded search: the smallest slack seen and, if any, a shrunk counterexample."""
 
     n_examples: int
+    n_vacuous: int
     min_slack: float
     tolerance: float
     seed: int
@@ -34,39 +39,54 @@ class SearchResult:
     def found(self) -> bool:
         return self.counterexample is not None
 
-    def to_check(self, name: str, *, note: str = "") -> Check:
-        """Refuted with the counterexample if one was found, confirmed otherwise."""
-        evidence = [
-            Quantity("examples searched", self.n_examples),
-            Quantity("smallest slack (rhs - lhs) seen", self.min_slack, bound=0.0, relation=">=",
-                     tolerance=self.tolerance),
-        ]
-        if not self.found:
-            return Check(name, Verdict.CONFIRMED, evidence, note=note)
-        ce = {"seed": self.seed, "slack": self.counterexample_slack,
-              "example": to_jsonable(self.counterexample)}
-        return Check(name, Verdict.REFUTED, evidence, ce, note)
+    def to_check(self, name: str, *, note: str = "", min_cases: int = 10) -> Check:
+        """Refuted with the counterexample if one was found; otherwise confirmed when at least ``min_cases``
+        examples met the hypothesis, inconclusive when fewer did."""
+        cases = Quantity("examples meeting the hypothesis", self.n_examples - self.n_vacuous, bound=min_cases,
+                         relation=">=", note=f"{self.n_vacuous} vacuous of {self.n_examples} searched")
+        evidence = [cases]
+        if math.isfinite(self.min_slack) or math.isnan(self.min_slack):
+            evidence.append(Quantity("smallest slack (rhs - lhs) seen", self.min_slack, bound=0.0, relation=">=",
+                                     tolerance=self.tolerance))
+        if self.found:
+            ce = {"seed": self.seed, "slack": self.counterexample_slack,
+                  "example": to_jsonable(self.counterexample)}
+            return Check(name, Verdict.REFUTED, evidence, ce, note)
+        if not cases.holds:
+            why = f"only {cases.value} examples met the hypothesis (need {min_cases})"
+            return Check(name, Verdict.INCONCLUSIVE, evidence, note=f"{note}; {why}" if note else why)
+        return Check(name, Verdict.CONFIRMED, evidence, note=note)
 
 
-def search_counterexample(strategy, slack: Callable[[Any], float], *, seed: int, max_examples: int = 200,
+def search_counterexample(strategy, slack: Callable[[Any], float | None], *, seed: int, max_examples: int = 200,
                           tolerance: float = 0.0) -> SearchResult:
-    """Look for ``x ~ strategy`` with ``slack(x) < -tolerance``; deterministic for a given seed."""
-    seen = {"n": 0, "min": math.inf}
+    """Look for ``x ~ strategy`` with ``slack(x) < -tolerance``; deterministic for a given seed.
+    The counts cover the search phase only (not hypothesis's shrinking of a counterexample)."""
+    seen = {"n": 0, "vacuous": 0, "min": math.inf, "shrinking": False}
 
     def violates(x) -> bool:
-        s = float(slack(x))
-        seen["n"] += 1
+        value = slack(x)
+        if not seen["shrinking"]:
+            seen["n"] += 1
+            seen["vacuous"] += value is None
+        if value is None:
+            return False
+        s = float(value)
         if math.isnan(s):
             seen["min"] = math.nan
+            seen["shrinking"] = True
             return True
         if not math.isnan(seen["min"]):
             seen["min"] = min(seen["min"], s)
-        return s < -tolerance
+        if s < -tolerance:
+            seen["shrinking"] = True
+            return True
+        return False
 
     cfg = settings(max_examples=max_examples, database=None, deadline=None,
                    suppress_health_check=list(HealthCheck), print_blob=False)
     try:
         example = hypothesis.find(strategy, violates, settings=cfg, random=random.Random(seed))
     except (NoSuchExample, Unsatisfiable):
-        return SearchResult(seen["n"], seen["min"], tolerance, seed)
-    return SearchResult(seen["n"], seen["min"], tolerance, seed, example, float(slack(example)))
+        return SearchResult(seen["n"], seen["vacuous"], seen["min"], tolerance, seed)
+    return SearchResult(seen["n"], seen["vacuous"], seen["min"], tolerance, seed, example, float(slack(example)))

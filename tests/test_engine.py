@@ -152,3 +152,15 @@ def test_runner_turns_exceptions_and_bad_returns_into_error():
     assert run_claim(wrong, Context()).verdict is Verdict.ERROR
     empty = _claim("x.empty", check=lambda ctx: Outcome("nothing", []))
     assert run_claim(empty, Context()).verdict is Verdict.ERROR
+
+
+def test_vacuous_examples_are_counted_apart_and_too_few_is_inconclusive():
+    # "x >= 0 implies x^2 >= x*x": only x >= 0 meets the hypothesis; the rest are vacuous (None)
+    stmt = lambda x: None if x < 0 else x * x - x * x
+    r = search_counterexample(st.floats(-10, 10), stmt, seed=0, max_examples=100)
+    assert not r.found and 0 < r.n_vacuous < r.n_examples
+    chk = r.to_check("s", min_cases=1)
+    assert chk.verdict is Verdict.CONFIRMED and chk.evidence[0].value == r.n_examples - r.n_vacuous
+    assert r.to_check("s", min_cases=r.n_examples + 1).verdict is Verdict.INCONCLUSIVE
+    never = search_counterexample(st.floats(-10, 10), lambda x: None, seed=0, max_examples=50)
+    assert never.n_vacuous == never.n_examples and never.to_check("s").verdict is Verdict.INCONCLUSIVE
