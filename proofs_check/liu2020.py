@@ -901,9 +901,10 @@ def _asymptotic(check: Check) -> Check:
                  check.note + " Violated at this T; the statement is asymptotic in T, so this does not refute it.")
 
 
-def check_convergence(ctx: Context, bound=_conv.tail_bound) -> Outcome:
+def check_convergence(ctx: Context, bound=_conv.tail_bound, threshold_scale: float = 1.0) -> Outcome:
     """Theorem (Convergence), eq. 12, on SGD for adversarial logistic regression; ``bound(γ)`` is the claimed tail
-    (4/(γ²−2γ+4) in the paper) so tests can pass false variants."""
+    (4/(γ²−2γ+4) in the paper) and ``threshold_scale`` multiplies the threshold γεL_θx (1 in the paper), so tests
+    can pass false variants."""
     name = "liu2020.convergence"
     X, y = _convergence_data(ctx.rng(name + "/data"), ctx.pick(smoke=100, cpu=200))
     eps_bar2 = float(np.linalg.norm((y[:, None] * X).mean(axis=0)))  # ℓ2: w* = 0 iff ε >= ||mean y x||_2
@@ -923,22 +924,33 @@ def check_convergence(ctx: Context, bound=_conv.tail_bound) -> Outcome:
         [(f"||∇L_0|| > {g:g}·0·L_θx = 0", r0, float(bound(g))) for g in gammas],
         note="at ε = 0 the threshold γεL_θx is 0 and every SGD iterate has ||∇|| > 0, for every T.")]
 
+    def scaled(run, e):
+        return run["norms"] / (e * run["L"].L_thetax * threshold_scale)
+
+    def violates(r, g):
+        return r["lo"] >= float(bound(g))
+
     corrected_rows, tails, moments, g_max = [], {}, [], {}
     for (p, e), run in runs.items():
-        G = run["norms"] / (e * run["L"].L_thetax)
+        G = scaled(run, e)
         tails[(p, e)] = [_conv.thinned_tail(G, g, rng=trng) for g in gammas]
+        horizon = "T"
+        if any(violates(r, g) for r, g in zip(tails[(p, e)], gammas)):
+            # 'for a sufficiently large T': a violation at T is re-tested at 4T and refutes only if it persists
+            G = scaled(_sgd_run(ctx, X, y, e, p, 4 * T, long_chains, 4 * every), e)
+            tails[(p, e)], horizon = [_conv.thinned_tail(G, g, rng=trng) for g in gammas], "4T"
         g_max[(p, e)] = float(G.max())
         for g, r in zip(gammas, tails[(p, e)]):
             if _conv.clopper_pearson(0, r["n"])[1] < float(bound(g)):  # resolvable with this many draws
-                corrected_rows.append((f"G > {g:g} | ℓ{_pname(p)}, ε={e:g}", r, float(bound(g))))
+                corrected_rows.append((f"G > {g:g} | ℓ{_pname(p)}, ε={e:g}, {horizon}", r, float(bound(g))))
         m = _conv.thinned_mean(G * G - 2 * G, rng=trng)
         moments.append(Quantity(f"E[G² − 2G] upper 95% end (ℓ{_pname(p)}, ε={e:g})", m["hi"], bound=0.0,
                                 relation="<=", note=f"mean {m['mean']:.4f} over all iterates, n={m['n']} thinned"))
     checks.append(_interval_check(
         "corrected: eq. 12 for ε > 0 (γ resolvable by the thinned sample)", corrected_rows,
-        on_violation=Verdict.INCONCLUSIVE,
         note="G = ||∇L_ε(θ_t)|| / (εL_θx) with L_θx certified on the ball holding every iterate; a γ whose bound "
-             "is below the Clopper–Pearson resolution of the thinned sample is left out."))
+             "is below the Clopper–Pearson resolution of the thinned sample is left out; a setting violating the "
+             "bound at T is re-run at 4T and judged there (the theorem is for a sufficiently large T)."))
     checks.append(_asymptotic(Check.from_quantities(
         "the proof's moment inequality E[G² − 2G] <= 0 at the random iterate", moments)))
 

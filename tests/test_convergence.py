@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import stats
 
+from falsify import assert_refuted
 from proofs_check import liu2020
 from proofs_check.model import Context, Verdict
 from theory import convergence, linear
@@ -143,3 +144,11 @@ def test_too_small_tail_bounds_are_refuted(bound):
     for fragment in ("two-point laws", "extremal tail"):
         check = _by_name(out, fragment)
         assert check.verdict is Verdict.REFUTED and check.counterexample, fragment
+
+
+def test_a_threshold_far_below_eps_l_thetax_is_refuted_by_the_sgd_data():
+    """The ε > 0 check can fail: with the threshold γεL_θx/100 the large-gradient event is frequent at T and at 4T."""
+    out = liu2020.check_convergence(SMOKE, threshold_scale=0.01)
+    check = _by_name(out, "corrected: eq. 12 for ε > 0")
+    assert_refuted(check)
+    assert "4T" in check.counterexample["event"]
