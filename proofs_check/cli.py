@@ -96,19 +96,20 @@ def cmd_verify(args) -> int:
 
     from empirical.environment import environment
     from .report import write_report
-    from .runner import run_claim
+    from .runner import run_claims
 
     chosen = select(all_claims(args.claims), args.only)
     data_dir = args.data_dir or os.environ.get("ADVLAND_DATA")
     ctx = Context(seed=args.seed, scale=args.scale, data_dir=data_dir)
     env = environment(args.seed, scale=args.scale, data_dir=data_dir)
-    results = []
-    bar = tqdm(chosen, unit="claim", disable=True if args.no_progress else None, file=sys.stderr)
-    for c in bar:
-        bar.set_postfix_str(c.id)
-        r = run_claim(c, ctx)
-        results.append(r)
-        tqdm.write(f"{r.verdict.value:>12}  {c.id}  ({r.seconds:.1f} s)  {r.outcome.summary[:160]}")
+    bar = tqdm(total=len(chosen), unit="claim", disable=True if args.no_progress else None, file=sys.stderr)
+
+    def progress(r) -> None:
+        bar.update()
+        tqdm.write(f"{r.verdict.value:>12}  {r.claim.id}  ({r.seconds:.1f} s)  {r.outcome.summary[:160]}")
+
+    results = run_claims(chosen, ctx, on_result=progress)
+    bar.close()
     paths = write_report(results, env, args.out)
     print(f"report: {paths['html']}  {paths['json']}  {paths['markdown']}")
     failing = {Verdict.ERROR} | ({Verdict.REFUTED} if args.fail_on_refuted else set())

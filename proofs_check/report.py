@@ -65,7 +65,8 @@ def deciding_checks(claim: dict) -> str:
     checks = claim["evidence"]["checks"]
     hits = [c["name"] for c in checks if c["verdict"] == claim["verdict"]]
     if claim["verdict"] == "confirmed":
-        return f"{len(checks)} of {len(checks)} checks confirmed"
+        skipped = sum(c["verdict"] == "skipped" for c in checks)
+        return f"{len(hits)} of {len(checks)} checks confirmed" + (f", {skipped} skipped" if skipped else "")
     return "; ".join(hits)
 
 
