@@ -8,10 +8,12 @@ import argparse
 import pathlib
 import sys
 
+from empirical.schedules import EPS_SCHEDULES as SCHEDULES, LR_SCHEDULES  # no torch import there
+
+# the choices of train.METHODS and attacks.NORMS, repeated so that building the parser imports no torch
+# (tests/test_train_cli.py asserts they agree)
 METHODS = ("clean", "at", "trades", "awp", "trades-awp")
 NORMS = ("linf", "l2")
-SCHEDULES = ("const", "cos", "linear")
-LR_SCHEDULES = ("const", "piecewise", "cos")
 ATTACKS = ("pgd", "apgd-ce", "apgd-dlr")
 
 

@@ -893,7 +893,7 @@ def check_convergence(ctx: Context, bound=_conv.tail_bound, threshold_scale: flo
     can pass false variants."""
     name = "liu2020.convergence"
     X, y = _convergence_data(ctx.rng(name + "/data"), ctx.pick(smoke=100, cpu=200))
-    eps_bar2 = float(np.linalg.norm((y[:, None] * X).mean(axis=0)))  # ℓ2: w* = 0 iff ε >= ||mean y x||_2
+    eps_bar2 = _bd.eps_bar_binary(X, y, 2)[0]  # ℓ2: w* = 0 iff ε >= ||mean y x||_2
     eps_big = round(1.25 * eps_bar2, 3)
     T, chains, every = ctx.pick(smoke=1000, cpu=6000), ctx.pick(smoke=8, cpu=12), 4
     long_chains = ctx.pick(smoke=8, cpu=8)

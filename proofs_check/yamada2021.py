@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 from scipy.stats import kendalltau, spearmanr
 
+from theory.bad_directions import eps_bar_binary
 from theory.linear import adversarial_grad
 from theory.sharpening import (adversarial_hessian, central_difference_jacobian, compress, curvature_coefficient,
                                fit_adversarial_logistic, fixed_example_hessian, is_linearly_separable, margin_radius,
@@ -171,7 +172,7 @@ def sharpness_curve(X, y, fractions, weight_decay: float = WEIGHT_DECAY, k: int 
     """Fit w*(ε) for ε = f·||mean y x||₂ (warm-started in increasing ε) and measure, at each, the top-k eigenvalues
     of ∇²L_ε(w*) — the unregularized adversarial loss; the regularizer would add λI, the same shift at every ε —
     plus ||w*||, the scale-normalized λ_max·||w*||², κ(ε), the margin radius and the solver's gradient norm."""
-    threshold = float(np.linalg.norm((y[:, None] * X).mean(axis=0)))
+    threshold = eps_bar_binary(X, y, 2)[0]
     rows, weights, w0 = [], [], None
     for f in sorted(fractions):
         fit = fit_adversarial_logistic(X, y, f * threshold, weight_decay, p=2, w0=w0)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog, minimize
 
+from .bad_directions import eps_bar_binary
 from .linear import (adversarial_grad, adversarial_loss, adversarial_margins, check_eps, dual_direction,
                      dual_exponent, lp_norm, sigmoid)
 
@@ -164,7 +165,7 @@ def fit_adversarial_logistic(X, y, eps, weight_decay: float, p=2, w0=None, gtol:
     eps = check_eps(eps)
     if not weight_decay > 0:
         raise ValueError(f"weight_decay must be > 0 (finite minimizer on separable data), got {weight_decay!r}")
-    threshold = float(lp_norm((y[:, None] * X).mean(axis=0), p))
+    threshold = eps_bar_binary(X, y, p)[0]
     if eps >= threshold:
         raise ValueError(f"ε = {eps} >= ||mean y x||_p = {threshold:.4g}: the minimizer is w = 0")
 
