@@ -17,6 +17,8 @@ A loss that is not finite at θ raises ``FloatingPointError`` when the operator 
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -106,13 +108,11 @@ class HessianOperator:
 
     def _attack(self, x, attack, mode, seed):
         from empirical.attacks import pgd
-        generator = torch.Generator().manual_seed(seed)
-        parts = []
+        from empirical.scan import adversarial_deltas
+
         with preserved(self.model, mode):
-            for start in range(0, x.shape[0], self.batch_size):
-                xb, yb = x[start:start + self.batch_size], self.y[start:start + self.batch_size]
-                parts.append((xb + pgd(self.model, xb, yb, generator=generator, **attack)).detach())
-        return torch.cat(parts)
+            return x + adversarial_deltas(self.model, x, self.y, functools.partial(pgd, **attack), seed=seed,
+                                          batch_size=self.batch_size)
 
     def unflatten(self, v: torch.Tensor) -> list[torch.Tensor]:
         """A flat vector of length ``dim`` as a list of tensors shaped like the selected parameters."""
