@@ -35,21 +35,19 @@ import time
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from empirical.checkpoint import write_json  # noqa: E402
-from empirical.eigen import lanczos, power_iteration  # noqa: E402
-from empirical.hessian import HessianOperator  # noqa: E402
-from empirical.hvp import HVP_FUNCTIONS, gradient, select_params  # noqa: E402
-from empirical.models import build_model  # noqa: E402
-from empirical.state import preserved  # noqa: E402
+from advland.empirical.train.checkpoint import write_json
+from advland.empirical.landscape.eigen import lanczos, power_iteration
+from advland.empirical.landscape.hessian import HessianOperator
+from advland.empirical.landscape.hvp import HVP_FUNCTIONS, gradient, select_params
+from advland.empirical.models import build_model
+from advland.empirical.core.state import preserved
 
 TOP = 5
 
 
 def load_data(n_train, n_hessian, seed):
     if os.environ.get("ADVLAND_DATA"):
-        from empirical.data import load_tensors
+        from advland.empirical.data import load_tensors
         x, y = load_tensors("mnist", "train", subset=n_train + n_hessian, seed=seed)
         perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
         x, y = x[perm], y[perm]

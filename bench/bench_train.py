@@ -19,12 +19,10 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from empirical.checkpoint import write_json  # noqa: E402
-from empirical.data import DATASET_INFO  # noqa: E402
-from empirical.models import build_model  # noqa: E402
-from empirical.train import TrainConfig, TrainRun, train_step  # noqa: E402
+from advland.empirical.train.checkpoint import write_json
+from advland.empirical.data import DATASET_INFO
+from advland.empirical.models import build_model
+from advland.empirical.train.loop import TrainConfig, TrainRun, train_step
 
 # dense peak FLOP/s (TFLOP/s) by device-name fragment: (bf16 tensor core, fp32 with TF32 tensor cores)
 PEAK_TFLOPS = {"H100": (989.4, 494.7), "H200": (989.4, 494.7), "A100": (312.0, 156.0)}

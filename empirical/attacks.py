@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import math
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from .core.batching import check_batch_size
 
 NORMS = ("linf", "l2")
 LOSSES = ("ce", "dlr")
@@ -239,3 +244,20 @@ def run_attack(name, model, x, y, **kw):
     if name in ("apgd-ce", "apgd-dlr"):
         return apgd(model, x, y, loss=name[5:], **kw)
     raise ValueError(f"attack must be one of {ATTACK_NAMES}, got {name!r}")
+
+
+def seeded_generator(seed: int) -> torch.Generator:
+    """CPU generator (the same draws whatever the model's device) seeded with ``seed``."""
+    return torch.Generator().manual_seed(int(seed))
+
+
+def adversarial_deltas(model: nn.Module, x, y, attack: Callable | None, *, seed: int = 0,
+                       batch_size: int = 500) -> torch.Tensor:
+    """Input perturbations of ``attack`` on the model as it is (batched, one generator seeded with
+    ``seed`` consumed batch after batch); zeros when ``attack`` is None."""
+    check_batch_size(batch_size)
+    if attack is None:
+        return torch.zeros_like(x)
+    g = seeded_generator(seed)
+    return torch.cat([attack(model, x[i:i + batch_size], y[i:i + batch_size], generator=g).detach()
+                      for i in range(0, len(x), batch_size)])

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from empirical.atomic import atomic_write
+from advland.io import atomic_write
 
 DATASET_INFO = {
     "mnist": {"channels": 1, "size": 28, "num_classes": 10, "split_sizes": {"train": 60000, "test": 10000}},

@@ -7,8 +7,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from proofs_check import Context, Outcome, claim, search_counterexample
-from theory.linear import adversarial_loss
+from advland.claims import Context, Outcome, claim, search_counterexample
+from advland.theory.linear import adversarial_loss
 
 finite = st.floats(-3, 3, allow_nan=False, width=64)
 

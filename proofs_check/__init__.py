@@ -2,7 +2,7 @@
 
 Public API for user claim files::
 
-    from proofs_check import claim, Context, Outcome, Check, Quantity, Verdict, search_counterexample
+    from advland.claims import claim, Context, Outcome, Check, Quantity, Verdict, search_counterexample
 """
 from .model import Check, Claim, Context, Outcome, Quantity, Verdict, skipped
 from .registry import claim

@@ -9,12 +9,12 @@ from hypothesis.extra import numpy as _hnp
 from matplotlib.figure import Figure
 from scipy.stats import spearmanr as _spearmanr
 
-from theory import bad_directions as _bd
-from theory import convergence as _conv
-from theory import multiclass as _mc
-from theory import smoothness as _smooth
-from theory import version_space as _vs
-from theory.linear import dual_exponent as _dual_exponent
+from advland.theory import bad_directions as _bd
+from advland.theory import convergence as _conv
+from advland.theory import multiclass as _mc
+from advland.theory import smoothness as _smooth
+from advland.theory import version_space as _vs
+from advland.theory.linear import dual_exponent as _dual_exponent
 
 from .model import Check, Context, Outcome, Quantity, Verdict
 from .model import worst as _worst

@@ -20,7 +20,7 @@ from types import ModuleType
 
 from .model import Claim
 
-BUILTIN_MODULES = ("proofs_check.liu2020", "proofs_check.yamada2021")
+BUILTIN_MODULES = (".liu2020", ".yamada2021")   # relative to this package
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9][a-z0-9_.-]*$")
 
@@ -71,7 +71,7 @@ def all_claims(extra_files=()) -> list[Claim]:
     """Built-in claims followed by those of the given files; ids must be unique."""
     found: list[Claim] = []
     for name in BUILTIN_MODULES:
-        found.extend(claims_of(importlib.import_module(name)))
+        found.extend(claims_of(importlib.import_module(name, __package__)))
     for f in extra_files:
         found.extend(load_claims_file(f))
     seen: dict[str, Claim] = {}

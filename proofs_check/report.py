@@ -16,7 +16,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from empirical.atomic import umask_mode
+from advland.io import umask_mode
 
 from .model import Verdict, to_jsonable
 from .runner import Result

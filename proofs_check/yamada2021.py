@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 from scipy.stats import kendalltau, spearmanr
 
-from theory.bad_directions import eps_bar_binary
-from theory.linear import adversarial_grad
-from theory.sharpening import (adversarial_hessian, central_difference_jacobian, compress, curvature_coefficient,
+from advland.theory.bad_directions import eps_bar_binary
+from advland.theory.linear import adversarial_grad
+from advland.theory.sharpening import (adversarial_hessian, central_difference_jacobian, compress, curvature_coefficient,
                                fit_adversarial_logistic, fixed_example_hessian, is_linearly_separable, margin_radius,
                                top_eigenvalues, two_gaussians)
 
@@ -157,7 +157,7 @@ def check_lambda_max_construction() -> Check:
 def _mnist_pair(ctx: Context, n: int):
     """A class-balanced subset of n MNIST training images of MNIST_DIGITS, flattened, pixels/255, y = ±1, as
     ((X, y), ""); (None, reason) when the files are missing or fail verification (the reason names them)."""
-    from empirical.data import DataError, balanced_subset, load_arrays   # imports torch: only when MNIST is used
+    from advland.empirical.data import DataError, balanced_subset, load_arrays   # imports torch: only when MNIST is used
     try:
         x, labels = load_arrays("mnist", "train", ctx.data_dir)
     except DataError as exc:

@@ -1,6 +1,6 @@
 """The assertion every falsifiability test makes: the engine refuted a deliberately false variant, and kept
 the counterexample that decided it."""
-from proofs_check.model import Check, Verdict
+from advland.claims.model import Check, Verdict
 
 
 def assert_refuted(check: Check) -> Check:

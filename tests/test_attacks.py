@@ -6,8 +6,8 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch import nn
 
-from empirical.attacks import (ATTACK_NAMES, apgd, apgd_checkpoints, fgsm, per_example_loss, pgd, run_attack)
-from empirical.state import snapshot, state_equal
+from advland.empirical.attacks import (ATTACK_NAMES, apgd, apgd_checkpoints, fgsm, per_example_loss, pgd, run_attack)
+from advland.empirical.core.state import snapshot, state_equal
 
 
 class Logistic(nn.Module):

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from proofs_check import liu2020
+from advland.claims import liu2020
 from falsify import assert_refuted
-from proofs_check.model import Context, Verdict
-from theory import bad_directions as bd, linear, multiclass as mc
+from advland.claims.model import Context, Verdict
+from advland.theory import bad_directions as bd, linear, multiclass as mc
 
 INF = float("inf")
 FAST = settings(max_examples=30, deadline=None)

@@ -7,9 +7,9 @@ from hypothesis.extra import numpy as hnp
 from scipy import stats
 
 from falsify import assert_refuted
-from proofs_check import liu2020
-from proofs_check.model import Context, Verdict
-from theory import convergence, linear
+from advland.claims import liu2020
+from advland.claims.model import Context, Verdict
+from advland.theory import convergence, linear
 
 gammas = st.floats(2.0, 100.0)
 

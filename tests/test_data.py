@@ -14,8 +14,8 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from empirical import data
-from empirical.data import DataError
+from advland.empirical import data
+from advland.empirical.data import DataError
 
 # Class counts published in the shared data README (independent of this code).
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

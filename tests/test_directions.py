@@ -5,9 +5,10 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch import nn
 
-from empirical.directions import (NORMALIZATIONS, global_norm, normalization_param_names, normalize, place,
-                                  random_direction, select, top_eigen_direction)
-from empirical.models import build_model
+from advland.empirical.landscape.directions import (NORMALIZATIONS, global_norm, normalization_param_names, normalize,
+                                                   place, random_direction, select)
+from advland.empirical.landscape.hessian import top_eigen_direction
+from advland.empirical.models import build_model
 
 
 def small_resnet():

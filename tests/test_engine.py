@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from proofs_check.model import Check, Context, Outcome, Quantity, Verdict, worst
-from proofs_check.registry import ClaimError, claim, load_claims_file, select
-from proofs_check.runner import run_claim
-from proofs_check.search import search_counterexample
+from advland.claims.model import Check, Context, Outcome, Quantity, Verdict, worst
+from advland.claims.registry import ClaimError, claim, load_claims_file, select
+from advland.claims.runner import run_claim
+from advland.claims.search import search_counterexample
 
 verdicts = st.sampled_from(list(Verdict))
 reals = st.floats(-1e6, 1e6, allow_nan=False)

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from empirical.attacks import pgd
-from empirical.directions import select
-from empirical.flatness import average_flatness, radii, sphere_sample, worst_flatness
-from empirical.hessian import top_eigenvector
-from empirical.state import snapshot, state_equal
+from advland.empirical.attacks import pgd
+from advland.empirical.landscape.directions import select
+from advland.empirical.landscape.flatness import average_flatness, radii, sphere_sample, worst_flatness
+from advland.empirical.landscape.hessian import top_eigenvector
+from advland.empirical.core.state import snapshot, state_equal
 
 ATTACK = functools.partial(pgd, eps=0.05, steps=2)
 

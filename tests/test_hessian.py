@@ -15,11 +15,11 @@ from hypothesis import given, settings, strategies as st
 from torch import nn
 from torch.func import functional_call
 
-from empirical import eigen
-from empirical.hessian import HessianOperator, top_eigenvector
-from empirical.hvp import (HVP_FUNCTIONS, gradient, hvp_finite_difference, loss_value,
+from advland.empirical.landscape import eigen
+from advland.empirical.landscape.hessian import HessianOperator, top_eigenvector
+from advland.empirical.landscape.hvp import (HVP_FUNCTIONS, gradient, hvp_finite_difference, loss_value,
                            select_params)
-from empirical.state import preserved, snapshot, state_equal
+from advland.empirical.core.state import preserved, snapshot, state_equal
 
 FAST = settings(max_examples=8, deadline=None)
 
@@ -271,7 +271,7 @@ def test_nan_loss_and_bad_arguments_raise():
 
 
 def test_adversarial_examples_frozen_and_described():
-    pytest.importorskip("empirical.attacks")
+    pytest.importorskip("advland.empirical.attacks")
     model, _, y = mlp(0)
     x = torch.rand(12, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     attack = {"eps": 0.1, "steps": 5}
@@ -297,7 +297,7 @@ def test_model_state_untouched(bn_mode, model_training):
     model, x, y = bn_cnn()
     model.train(model_training)
     before = snapshot(model)
-    pytest.importorskip("empirical.attacks")
+    pytest.importorskip("advland.empirical.attacks")
     kwargs = {"loss": "adversarial", "attack": {"eps": 0.05, "steps": 2}, "attack_bn_mode": "train"}
     for method in HVP_FUNCTIONS:
         op = HessianOperator(model, x, y, bn_mode=bn_mode, method=method, batch_size=6, **kwargs)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from theory import linear
+from advland.theory import linear
 
 finite = st.floats(-3, 3, allow_nan=False)
 ps = st.sampled_from([1.0, 2.0, 3.0, np.inf])

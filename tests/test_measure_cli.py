@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from empirical import measure_cli
-from empirical.checkpoint import save_checkpoint, write_json
-from empirical.models import build_model
+from advland import measure_commands as measure_cli
+from advland.empirical.train.checkpoint import save_checkpoint, write_json
+from advland.empirical.models import build_model
 
 needs_data = pytest.mark.skipif(not os.environ.get("ADVLAND_DATA"),
                                 reason="ADVLAND_DATA is not set (needs the MNIST files, e.g. /work/shared/data)")
@@ -141,7 +141,7 @@ def test_nan_losses_are_reported(tmp_path, capsys):
 
 
 def test_registered_in_the_advland_command_line():
-    from proofs_check.cli import build_parser
+    from advland.cli import build_parser
 
     args = build_parser().parse_args(["measure", "flatness", "--run", "somewhere", "--kind", "worst"])
     assert args.func is measure_cli.handle and args.measure == "flatness" and args.kind == "worst"

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from empirical.models import DEFAULT_WIDTH, MODEL_NAMES, build_model
+from advland.empirical.models import DEFAULT_WIDTH, MODEL_NAMES, build_model
 
 
 def conv(cin, cout, k, bias=True):

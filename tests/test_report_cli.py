@@ -5,18 +5,18 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from proofs_check import cli
-from proofs_check.model import Check, Context, Outcome, Quantity, Verdict
-from proofs_check.registry import claim
-from proofs_check.report import SCHEMA_PATH, write_report
-from proofs_check.runner import run_claim
+from advland import cli
+from advland.claims.model import Check, Context, Outcome, Quantity, Verdict
+from advland.claims.registry import claim
+from advland.claims.report import SCHEMA_PATH, write_report
+from advland.claims.runner import run_claim
 
 EXAMPLE = str(Path(__file__).resolve().parent.parent / "examples" / "user_claims.py")
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 
 USER_FILE = '''
 from matplotlib.figure import Figure
-from proofs_check import claim, Check, Outcome, Quantity, Verdict
+from advland.claims import claim, Check, Outcome, Quantity, Verdict
 
 @claim("t.good", where="here", statement="s", formula="f")
 def good(ctx):
@@ -146,7 +146,7 @@ def test_every_theory_claim_reaches_a_verdict_end_to_end(tmp_path):
 def test_report_and_result_files_get_ordinary_permissions(tmp_path):
     import os
 
-    from empirical.atomic import atomic_write, umask_mode
+    from advland.io import atomic_write, umask_mode
 
     out = tmp_path / "r"
     ok = _result(lambda ctx: Outcome("ok", [Check("c", Verdict.CONFIRMED)]))

@@ -9,10 +9,11 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch import nn
 
-from empirical.attacks import pgd
-from empirical.directions import random_direction, select, top_eigen_direction
-from empirical.scan import curvature_check, loss_and_accuracy, recalibrate_bn, robust_loss, scan
-from empirical.state import snapshot, state_equal
+from advland.empirical.attacks import pgd
+from advland.empirical.landscape.directions import random_direction, select
+from advland.empirical.landscape.hessian import top_eigen_direction
+from advland.empirical.landscape.scan import curvature_check, loss_and_accuracy, recalibrate_bn, robust_loss, scan
+from advland.empirical.core.state import snapshot, state_equal
 
 ATTACK = functools.partial(pgd, eps=0.1, steps=3)
 

@@ -4,7 +4,7 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-from empirical.schedules import eps_at, liu_mnist_attack, lr_at
+from advland.empirical.train.schedules import eps_at, liu_mnist_attack, lr_at
 
 targets = st.floats(0.0, 1.0)
 periods = st.lists(st.integers(1, 50), min_size=1, max_size=4).map(

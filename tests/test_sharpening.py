@@ -8,11 +8,11 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from proofs_check import yamada2021 as Y
+from advland.claims import yamada2021 as Y
 from falsify import assert_refuted
-from proofs_check.model import Context, Verdict
-from theory import sharpening as S
-from theory.linear import adversarial_grad, adversarial_loss
+from advland.claims.model import Context, Verdict
+from advland.theory import sharpening as S
+from advland.theory.linear import adversarial_grad, adversarial_loss
 
 seeds = st.integers(0, 2**31 - 1)
 DATA = os.environ.get("ADVLAND_DATA")

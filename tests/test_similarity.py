@@ -8,11 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from empirical.attacks import pgd
-from empirical.directions import random_direction, select
-from empirical.scan import adversarial_deltas, loss_and_accuracy
-from empirical.similarity import perturbation_cosine
-from empirical.state import snapshot, state_equal
+from advland.empirical.attacks import pgd
+from advland.empirical.landscape.directions import random_direction, select
+from advland.empirical.attacks import adversarial_deltas
+from advland.empirical.landscape.scan import loss_and_accuracy
+from advland.empirical.landscape.similarity import perturbation_cosine
+from advland.empirical.core.state import snapshot, state_equal
 
 ATTACK = functools.partial(pgd, eps=0.1, steps=3)
 

@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from proofs_check import liu2020
+from advland.claims import liu2020
 from falsify import assert_refuted
-from proofs_check.model import Context, Verdict
-from theory import linear, smoothness
+from advland.claims.model import Context, Verdict
+from advland.theory import linear, smoothness
 
 finite = st.floats(-2, 2, allow_nan=False).map(lambda v: 0.0 if abs(v) < 1e-6 else v)
 threats = st.sampled_from([2.0, np.inf])

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from empirical.state import preserved, snapshot, state_equal
+from advland.empirical.core.state import preserved, snapshot, state_equal
 
 
 class Net(nn.Module):

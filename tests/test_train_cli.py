@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from empirical import cli
+from advland import train_commands as cli
 
 DATA = os.environ.get("ADVLAND_DATA")
 needs_data = pytest.mark.skipif(not DATA, reason="ADVLAND_DATA is not set (MNIST needed for the CLI run)")
@@ -26,7 +26,7 @@ def run(*argv):
 
 
 def test_building_the_cli_does_not_import_torch():
-    code = "import sys, proofs_check.cli as c; c.build_parser(); print('torch' in sys.modules)"
+    code = "import sys, advland.cli as c; c.build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
@@ -83,7 +83,8 @@ def test_train_then_eval_writes_the_run_files(tmp_path, capsys):
 
 
 def test_cli_choices_agree_with_the_engine():
-    from empirical import attacks, train
+    from advland.empirical import attacks
+    from advland.empirical.train import loop as train
 
     assert cli.METHODS == train.METHODS and cli.NORMS == attacks.NORMS
     assert set(cli.ATTACKS) <= set(attacks.ATTACK_NAMES)

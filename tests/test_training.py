@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from empirical.attacks import pgd
-from empirical.awp import apply_perturbation, awp_direction, perturbable
-from empirical.checkpoint import load_checkpoint, load_run
-from empirical.measures import dead_relu_fraction, full_batch_grad_norm, weight_norms
-from empirical.state import snapshot, state_equal
-from empirical.train import TrainConfig, TrainRun, _inner, _outer_loss, awp_perturbation, train, train_step, trades_kl
+from advland.empirical.attacks import pgd
+from advland.empirical.train.awp import apply_perturbation, awp_direction, perturbable
+from advland.empirical.train.checkpoint import load_checkpoint, load_run
+from advland.empirical.train.metrics import dead_relu_fraction, full_batch_grad_norm, weight_norms
+from advland.empirical.core.state import snapshot, state_equal
+from advland.empirical.train.loop import TrainConfig, TrainRun, _inner, _outer_loss, awp_perturbation, train, train_step, trades_kl
 
 
 def tiny_net(seed=0, bn=True, classes=4):

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from proofs_check import liu2020
+from advland.claims import liu2020
 from falsify import assert_refuted
-from proofs_check.model import Context, Verdict
-from theory import linear, multiclass as mc, version_space as vs
+from advland.claims.model import Context, Verdict
+from advland.theory import linear, multiclass as mc, version_space as vs
 
 INF = float("inf")
 FAST = settings(max_examples=40, deadline=None)

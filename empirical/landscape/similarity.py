@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from empirical.directions import normalize, place
-from empirical.hvp import check_batch_size
-from empirical.scan import adversarial_deltas, check_data, loss_and_accuracy
-from empirical.state import preserved
+from .directions import normalize, place
+from ..core.batching import check_batch_size
+from ..attacks import adversarial_deltas
+from .scan import check_data, loss_and_accuracy
+from ..core.state import preserved
 
 
 def perturbation_cosine(model: nn.Module, x, y, params, direction, scales, *, attack: Callable,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from empirical.hvp import select_params
+from .hvp import select_params
 
 NORMALIZATIONS = ("filter", "filter-all", "layer", "unit")
 PARAM_SETS = ("all", "weights", "no-norm")
@@ -96,20 +96,6 @@ def random_direction(params, generator: torch.Generator, normalization: str = "f
     raw = [torch.randn(p.shape, generator=generator, dtype=p.dtype, device=generator.device).to(p.device)
            for _, p in params]
     return normalize(raw, params, normalization)
-
-
-def top_eigen_direction(model: nn.Module, x, y, *, params: str = "all", bn_mode: str = "eval", **kw):
-    """Unit top eigenvector of the Hessian of the mean CE (``empirical.hessian.top_eigenvector``; ``kw``
-    go to it, e.g. ``loss='adversarial', x_adv=...`` for examples frozen at theta).
-
-    Returns ``(eigenvalue, direction, info, named_params)``: the direction has global L2 norm 1 and is
-    aligned with ``named_params = select(model, params)``; ``info['result']['converged']`` flags the solve.
-    """
-    from empirical.hessian import top_eigenvector
-
-    value, vec, info = top_eigenvector(model, x, y, params=params, bn_mode=bn_mode, **kw)
-    named = select(model, params)
-    return float(value), normalize([v.detach() for v in vec], named, "unit"), info, named
 
 
 def global_norm(direction: list[torch.Tensor]) -> float:

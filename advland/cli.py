@@ -18,11 +18,11 @@ import json
 import os
 import sys
 
-from .model import SCALES, Context, Verdict
-from .registry import ClaimError, all_claims, select
+from .claims.model import SCALES, Context, Verdict
+from .claims.registry import ClaimError, all_claims, select
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-EMPIRICAL_COMMANDS = ("empirical.cli", "empirical.measure_cli")
+EMPIRICAL_COMMANDS = ("advland.train_commands", "advland.measure_commands")
 
 
 def _non_negative_int(text: str) -> int:
@@ -94,9 +94,9 @@ def cmd_show(args) -> int:
 def cmd_verify(args) -> int:
     from tqdm import tqdm
 
-    from empirical.environment import environment
-    from .report import write_report
-    from .runner import run_claims
+    from advland.environment import environment
+    from .claims.report import write_report
+    from .claims.runner import run_claims
 
     chosen = select(all_claims(args.claims), args.only)
     data_dir = args.data_dir or os.environ.get("ADVLAND_DATA")

@@ -11,7 +11,7 @@ import pathlib
 
 import torch
 
-from empirical.atomic import atomic_write
+from advland.io import atomic_write
 
 CONFIG, CHECKPOINT, METRICS = "config.json", "checkpoint.pt", "metrics.json"
 REQUIRED_CONFIG = ("model", "width", "dataset", "num_classes", "method", "eps", "norm", "seed")
@@ -42,7 +42,7 @@ def load_run(run_dir, device="cpu"):
 
     Raises FileNotFoundError when config.json or checkpoint.pt is missing and ValueError when the checkpoint
     does not fit the model described by config.json."""
-    from empirical.models import build_model
+    from ..models import build_model
 
     run_dir = pathlib.Path(run_dir)
     for name in (CONFIG, CHECKPOINT):

@@ -8,7 +8,7 @@ import argparse
 import pathlib
 import sys
 
-from empirical.schedules import EPS_SCHEDULES as SCHEDULES, LR_SCHEDULES  # no torch import there
+from advland.empirical.train.schedules import EPS_SCHEDULES as SCHEDULES, LR_SCHEDULES  # no torch import there
 
 # the choices of train.METHODS and attacks.NORMS, repeated so that building the parser imports no torch
 # (tests/test_train_cli.py asserts they agree)
@@ -95,8 +95,8 @@ def _fail(message: str) -> int:
 
 
 def _check_names(model: str, dataset: str) -> str | None:
-    from empirical.data import DATASET_INFO
-    from empirical.models import MODEL_NAMES
+    from advland.empirical.data import DATASET_INFO
+    from advland.empirical.models import MODEL_NAMES
     if model not in MODEL_NAMES:
         return f"unknown model {model!r}; allowed: {', '.join(MODEL_NAMES)}"
     if dataset not in DATASET_INFO:
@@ -115,14 +115,14 @@ def train_handler(args) -> int:
     problem = _check_names(args.model, args.dataset) or _device_ok(args.device)
     if problem:
         return _fail(problem)
-    from empirical.data import DATASET_INFO, DataError, resolve_data_dir
-    from empirical.models import build_model
-    from empirical.train import TrainConfig, train
+    from advland.empirical.data import DATASET_INFO, DataError, resolve_data_dir
+    from advland.empirical.models import build_model
+    from advland.empirical.train.loop import TrainConfig, train
 
     info = DATASET_INFO[args.dataset]
     adam = args.optimizer == "adam"
     if args.liu_mnist_attack:
-        from empirical.schedules import liu_mnist_attack
+        from advland.empirical.train.schedules import liu_mnist_attack
         args.attack_steps, args.attack_step_size = liu_mnist_attack(args.eps)
     cfg = TrainConfig(
         model=args.model, dataset=args.dataset, method=args.method, eps=args.eps, norm=args.norm,
@@ -155,7 +155,7 @@ def evaluate_run(model, x, y, *, attack: str, eps: float, norm: str, steps: int,
     import torch
     from tqdm import tqdm
 
-    from empirical.attacks import run_attack
+    from advland.empirical.attacks import run_attack
 
     gen = torch.Generator(device=x.device).manual_seed(seed)
     kw = {"eps": eps, "norm": norm, "steps": steps, "generator": gen}
@@ -175,8 +175,8 @@ def eval_handler(args) -> int:
     problem = _device_ok(args.device)
     if problem:
         return _fail(problem)
-    from empirical.checkpoint import load_run, write_json
-    from empirical.data import DataError, load_tensors
+    from advland.empirical.train.checkpoint import load_run, write_json
+    from advland.empirical.data import DataError, load_tensors
 
     try:
         model, config = load_run(args.run, device=args.device)
@@ -191,7 +191,7 @@ def eval_handler(args) -> int:
                               progress=sys.stderr.isatty())
     except (ValueError, DataError, FileNotFoundError) as err:
         return _fail(str(err))
-    from empirical.environment import environment
+    from advland.environment import environment
 
     result.update({"attack": args.attack, "eps": eps, "norm": config["norm"], "steps": steps,
                    "restarts": args.restarts if args.attack == "pgd" else 1, "seed": args.seed,

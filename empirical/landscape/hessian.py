@@ -22,10 +22,12 @@ import functools
 import torch
 from torch import nn
 
-from empirical import eigen
-from empirical.hvp import (HVP_FUNCTIONS, HVP_METHODS, check_batch_size, loss_value,
-                           select_params)
-from empirical.state import check_bn_mode, preserved
+from . import eigen
+from ..attacks import adversarial_deltas, pgd
+from ..core.batching import check_batch_size
+from ..core.state import check_bn_mode, preserved
+from .directions import normalize, select
+from .hvp import HVP_FUNCTIONS, HVP_METHODS, loss_value, select_params
 
 LOSS_KINDS = ("clean", "adversarial")
 LOSS_LABELS = {"clean": "clean", "adversarial": "adversarial (examples frozen at θ)"}
@@ -107,9 +109,6 @@ class HessianOperator:
         return {"source": "pgd", "attack": dict(attack), "attack_bn_mode": mode}
 
     def _attack(self, x, attack, mode, seed):
-        from empirical.attacks import pgd
-        from empirical.scan import adversarial_deltas
-
         with preserved(self.model, mode):
             return x + adversarial_deltas(self.model, x, self.y, functools.partial(pgd, **attack), seed=seed,
                                           batch_size=self.batch_size)
@@ -167,3 +166,17 @@ def top_eigenvector(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, param
     result = op.lanczos(k=1, which="LA", tol=tol, max_iter=max_iter, seed=seed)
     pair = result.pairs[0]
     return pair.value, op.unflatten(pair.vector), op.report(result)
+
+
+def top_eigen_direction(model: nn.Module, x, y, *, params: str = "all", bn_mode: str = "eval", **kw):
+    """Unit top eigenvector of the Hessian of the mean CE (``top_eigenvector``; ``kw``
+    go to it, e.g. ``loss='adversarial', x_adv=...`` for examples frozen at theta).
+
+    Returns ``(eigenvalue, direction, info, named_params)``: the direction has global L2 norm 1 and is
+    aligned with ``named_params = select(model, params)``; ``info['result']['converged']`` flags the solve.
+    """
+    from .hessian import top_eigenvector
+
+    value, vec, info = top_eigenvector(model, x, y, params=params, bn_mode=bn_mode, **kw)
+    named = select(model, params)
+    return float(value), normalize([v.detach() for v in vec], named, "unit"), info, named

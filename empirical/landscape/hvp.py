@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, jvp
 
+from ..core.batching import batches, check_batch_size
+
 PARAM_SETS = ("all", "weights")
 HVP_METHODS = ("double_backward", "forward_over_reverse")
 
@@ -45,20 +47,6 @@ def select_params(model: nn.Module, which: str = "all") -> list[tuple[str, nn.Pa
         raise ValueError(f"parameter set {which!r} matches no trainable parameter of "
                          f"{type(model).__name__}")
     return chosen
-
-
-def check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    return batch_size
-
-
-def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int):
-    """Consecutive batches (x_b, y_b, n_b / N) covering all N examples exactly once."""
-    n = x.shape[0]
-    for start in range(0, n, batch_size):
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-        yield xb, yb, xb.shape[0] / n
 
 
 def loss_value(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.Tensor:

@@ -27,10 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from empirical.directions import place, select
-from empirical.hvp import check_batch_size
-from empirical.scan import check_data, robust_loss, seeded_generator
-from empirical.state import preserved
+from .directions import place, select
+from ..core.batching import check_batch_size
+from ..attacks import seeded_generator
+from .scan import check_data, robust_loss
+from ..core.state import preserved
 
 BALLS = ("relative", "absolute")
 

@@ -27,33 +27,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from empirical.directions import check_aligned, global_norm, place
-from empirical.hvp import check_batch_size
-from empirical.state import check_bn_mode, preserved
+from .directions import check_aligned, global_norm, place
+from ..core.batching import check_batch_size
+from ..attacks import adversarial_deltas, seeded_generator
+from ..core.state import check_bn_mode, preserved
 
 ADV_MODES = ("regenerate", "frozen")
-
-
-def seeded_generator(seed: int) -> torch.Generator:
-    """CPU generator (the same draws whatever the model's device) seeded with ``seed``."""
-    return torch.Generator().manual_seed(int(seed))
 
 
 def check_data(x, y) -> None:
     if len(x) == 0 or len(x) != len(y):
         raise ValueError(f"x and y must hold the same number N >= 1 of examples, got {len(x)} and {len(y)}")
-
-
-def adversarial_deltas(model: nn.Module, x, y, attack: Callable | None, *, seed: int = 0,
-                       batch_size: int = 500) -> torch.Tensor:
-    """Input perturbations of ``attack`` on the model as it is (batched, one generator seeded with
-    ``seed`` consumed batch after batch); zeros when ``attack`` is None."""
-    check_batch_size(batch_size)
-    if attack is None:
-        return torch.zeros_like(x)
-    g = seeded_generator(seed)
-    return torch.cat([attack(model, x[i:i + batch_size], y[i:i + batch_size], generator=g).detach()
-                      for i in range(0, len(x), batch_size)])
 
 
 @torch.no_grad()

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from empirical.attacks import pgd
-from empirical.state import preserved
+from ..attacks import pgd
+from ..core.state import preserved
 
 
 def _batches(n: int, batch_size: int):

@@ -87,7 +87,7 @@ def _fail(message: str) -> int:
 
 def handle(args) -> int:
     """Run one measurement; errors in the inputs become a message and exit status 2."""
-    from empirical.data import DataError
+    from advland.empirical.data import DataError
 
     try:
         return _run(args)
@@ -101,7 +101,7 @@ def handle(args) -> int:
 def _attack(args, config):
     import functools
 
-    from empirical.attacks import check_threat, pgd
+    from advland.empirical.attacks import check_threat, pgd
 
     eps = float(config["eps"] if args.eps is None else args.eps)
     norm = args.norm or config.get("norm", "linf")
@@ -113,7 +113,7 @@ def _attack(args, config):
 
 
 def _selected(model, args):
-    from empirical.directions import select
+    from advland.empirical.landscape.directions import select
 
     params = select(model, args.params)
     if args.include is not None:
@@ -126,9 +126,9 @@ def _selected(model, args):
 
 
 def _run(args) -> int:
-    from empirical.checkpoint import load_run, write_json
-    from empirical.data import load_tensors
-    from empirical.environment import environment
+    from advland.empirical.train.checkpoint import load_run, write_json
+    from advland.empirical.data import load_tensors
+    from advland.environment import environment
 
     if args.subset is not None and args.subset < 1:
         raise ValueError(f"--subset must be >= 1, got {args.subset}")
@@ -165,8 +165,8 @@ def _run(args) -> int:
 def _hessian_inputs(model, x, y, attack, args) -> dict:
     """Keyword arguments of ``empirical.hessian.HessianOperator`` for the loss measured: clean when there
     is no attack, else adversarial examples computed once at theta and frozen (Liu et al.)."""
-    from empirical.scan import adversarial_deltas
-    from empirical.state import preserved
+    from advland.empirical.attacks import adversarial_deltas
+    from advland.empirical.core.state import preserved
 
     if attack is None:
         return {"loss": "clean"}
@@ -176,8 +176,8 @@ def _hessian_inputs(model, x, y, attack, args) -> dict:
 
 
 def measure_hessian(model, x, y, attack, eps, args) -> dict:
-    from empirical.hessian import HessianOperator
-    from empirical.scan import curvature_check
+    from advland.empirical.landscape.hessian import HessianOperator
+    from advland.empirical.landscape.scan import curvature_check
 
     op = HessianOperator(model, x, y, params=args.params, bn_mode=args.bn_mode, batch_size=args.batch_size,
                          seed=args.seed, **_hessian_inputs(model, x, y, attack, args))
@@ -204,7 +204,8 @@ def _direction(model, x, y, attack, args, params, normalization, seed):
     """(direction, eigen record or None): a seeded random direction, or the unit top eigenvector."""
     import torch
 
-    from empirical.directions import random_direction, top_eigen_direction
+    from advland.empirical.landscape.directions import random_direction
+    from advland.empirical.landscape.hessian import top_eigen_direction
 
     if args.direction == "random":
         return random_direction(params, torch.Generator().manual_seed(seed), normalization), None
@@ -223,7 +224,7 @@ def _converged(eigen) -> dict:
 def measure_scan(model, x, y, attack, eps, args) -> dict:
     import numpy as np
 
-    from empirical.scan import scan
+    from advland.empirical.landscape.scan import scan
 
     if args.points < 1:
         raise ValueError(f"--points must be >= 1, got {args.points}")
@@ -245,7 +246,7 @@ def measure_scan(model, x, y, attack, eps, args) -> dict:
 
 
 def measure_flatness(model, x, y, attack, eps, args) -> dict:
-    from empirical.flatness import average_flatness, worst_flatness
+    from advland.empirical.landscape.flatness import average_flatness, worst_flatness
 
     if args.kind == "average":
         return average_flatness(model, x, y, xi=0.5 if args.xi is None else args.xi, samples=args.samples,
@@ -264,7 +265,7 @@ def measure_flatness(model, x, y, attack, eps, args) -> dict:
 
 
 def measure_cosine(model, x, y, attack, eps, args) -> dict:
-    from empirical.similarity import perturbation_cosine
+    from advland.empirical.landscape.similarity import perturbation_cosine
 
     if attack is None:
         raise ValueError("the cosine measurement needs eps > 0")
@@ -318,7 +319,7 @@ def _save_plot(path: Path, kind: str, r: dict) -> None:
     import numpy as np
     from matplotlib.figure import Figure
 
-    from empirical.atomic import atomic_write
+    from advland.io import atomic_write
 
     adv = {"regenerate": "regenerated at every point", "frozen": "frozen at θ", "none": "none (clean loss)"}
     loss_name = "clean loss" if not r["eps"] else f"robust loss (PGD, ε={r['eps']:g} {r['norm']})"

@@ -34,13 +34,13 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from empirical import checkpoint as ckpt
-from empirical.attacks import NORMS, check_threat, pgd
-from empirical.awp import apply_perturbation, awp_direction
-from empirical.environment import environment
-from empirical.measures import dead_relu_fraction, full_batch_grad_norm, weight_norms
-from empirical.schedules import EPS_SCHEDULES, LR_SCHEDULES, check_periods, eps_at, lr_at
-from empirical.state import BN_MODES, preserved
+from . import checkpoint as ckpt
+from ..attacks import NORMS, check_threat, pgd
+from .awp import apply_perturbation, awp_direction
+from advland.environment import environment
+from .metrics import dead_relu_fraction, full_batch_grad_norm, weight_norms
+from .schedules import EPS_SCHEDULES, LR_SCHEDULES, check_periods, eps_at, lr_at
+from ..core.state import BN_MODES, preserved
 
 METHODS = ("clean", "at", "trades", "awp", "trades-awp")
 OPTIMIZERS = ("sgd", "adam")
@@ -235,14 +235,14 @@ def evaluate(run: TrainRun, x, y, *, eps: float, seed: int) -> dict:
 
 
 def _load_data(cfg: TrainConfig):
-    from empirical.data import load_tensors
+    from ..data import load_tensors
     x_tr, y_tr = load_tensors(cfg.dataset, "train", cfg.data_dir, subset=cfg.subset, seed=cfg.seed)
     x_te, y_te = load_tensors(cfg.dataset, "test", cfg.data_dir)
     return x_tr, y_tr, x_te, y_te
 
 
 def _build_model(cfg: TrainConfig):
-    from empirical.models import build_model
+    from ..models import build_model
     return build_model(cfg.model, width=cfg.width, num_classes=cfg.num_classes, in_channels=cfg.in_channels)
 
 
@@ -339,7 +339,7 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
             idx = perm[i * bs:(i + 1) * bs].to(x_tr.device)
             xb, yb = run.inputs(x_tr[idx]), y_tr[idx].to(run.device)
             if cfg.augment:
-                from empirical.data import random_crop_flip
+                from ..data import random_crop_flip
                 xb = run.inputs(random_crop_flip(xb, run.gen))
             losses.append(train_step(run, xb, yb, epoch=epoch, eps_t=eps_t))
             if not (math.isfinite(losses[-1]) and losses[-1] <= cfg.max_loss):
