@@ -126,7 +126,8 @@ def _selected(model, args):
 
 
 def _run(args) -> int:
-    from advland.empirical.train.checkpoint import load_run, write_json
+    from advland.empirical.train.checkpoint import load_run
+    from advland.io import write_json
     from advland.empirical.data import load_tensors
     from advland.environment import environment
 
@@ -149,7 +150,7 @@ def _run(args) -> int:
     out = Path(args.out) if args.out else run / f"measure-{args.measure}.json"
     bad = _nonfinite_paths(result)
     result["nonfinite"] = bad
-    write_json(out, _jsonable(result))
+    write_json(out, result)
     _save_plot(out.with_suffix(".png"), args.measure, result)
     if result.get("converged") is False:
         print(f"advland measure: warning: the eigen-solver did not converge (kept with converged=false "
@@ -279,26 +280,6 @@ def measure_cosine(model, x, y, attack, eps, args) -> dict:
 
 MEASURES = {"hessian": measure_hessian, "scan": measure_scan, "flatness": measure_flatness,
             "cosine": measure_cosine}
-
-
-def _jsonable(obj):
-    """Plain JSON types; NaN/inf become null (JSON has no NaN)."""
-    import numpy as np
-    import torch
-
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.ndarray, torch.Tensor)):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, (np.integer, np.bool_)):
-        return obj.item()
-    return obj
-
-
 def _nonfinite_paths(obj, path="") -> list[str]:
     """Where a loss-like number is NaN or inf (paths such as 'loss[3][4]' or 'values[2]')."""
     import numpy as np

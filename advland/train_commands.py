@@ -175,7 +175,8 @@ def eval_handler(args) -> int:
     problem = _device_ok(args.device)
     if problem:
         return _fail(problem)
-    from advland.empirical.train.checkpoint import load_run, write_json
+    from advland.empirical.train.checkpoint import load_run
+    from advland.io import write_json
     from advland.empirical.data import DataError, load_tensors
 
     try:

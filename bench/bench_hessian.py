@@ -35,7 +35,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from advland.empirical.train.checkpoint import write_json
+from advland.io import write_json
 from advland.empirical.landscape.eigen import lanczos, power_iteration
 from advland.empirical.landscape.hessian import HessianOperator
 from advland.empirical.landscape.hvp import HVP_FUNCTIONS, gradient, select_params

@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from advland.empirical.train.checkpoint import write_json
+from advland.io import write_json
 from advland.empirical.data import DATASET_INFO
 from advland.empirical.models import build_model
 from advland.empirical.train.loop import TrainConfig, TrainRun, train_step

@@ -18,6 +18,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from advland.io import to_jsonable
+from advland.seeding import numpy_rng, stream_seed
+
 
 class Verdict(str, enum.Enum):
     CONFIRMED = "confirmed"
@@ -38,26 +41,6 @@ def worst(verdicts) -> Verdict:
     if not verdicts:
         return Verdict.SKIPPED
     return max(verdicts, key=_SEVERITY.__getitem__)
-
-
-def to_jsonable(value: Any) -> Any:
-    """numpy scalars/arrays, tuples and non-finite floats turned into plain JSON values."""
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        value = float(value) + 0.0  # + 0.0 turns -0.0 into 0.0
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
 
 
 _RELATIONS: dict[str, Callable[[float, float, float], bool]] = {
@@ -185,10 +168,12 @@ class Context:
             raise ValueError(f"unknown scale {self.scale!r}; expected one of {', '.join(SCALES)}")
 
     def rng(self, name: str) -> np.random.Generator:
-        return np.random.default_rng([self.seed, *name.encode()])
+        """The named stream ``(seed, name)`` of ``advland.seeding``."""
+        return numpy_rng(self.seed, name)
 
     def seed_for(self, name: str) -> int:
-        return int(self.rng(name).integers(0, 2**31 - 1))
+        """A 31-bit integer seed (for hypothesis) from the stream ``(seed, name)``."""
+        return stream_seed(self.seed, name, bits=31)
 
     def pick(self, **by_scale):
         """The value for the current scale, falling back to the nearest smaller scale given."""

@@ -17,11 +17,6 @@ CONFIG, CHECKPOINT, METRICS = "config.json", "checkpoint.pt", "metrics.json"
 REQUIRED_CONFIG = ("model", "width", "dataset", "num_classes", "method", "eps", "norm", "seed")
 
 
-def write_json(path, obj) -> None:
-    """Atomically write obj as indented JSON."""
-    atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()))
-
-
 def read_json(path) -> dict:
     with open(path) as f:
         return json.load(f)

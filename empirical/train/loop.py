@@ -38,6 +38,7 @@ from . import checkpoint as ckpt
 from ..attacks import NORMS, check_threat, pgd
 from .awp import apply_perturbation, awp_direction
 from advland.environment import environment
+from advland.io import write_json
 from .metrics import dead_relu_fraction, full_batch_grad_norm, weight_norms
 from .schedules import EPS_SCHEDULES, LR_SCHEDULES, check_periods, eps_at, lr_at
 from ..core.state import BN_MODES, preserved
@@ -276,7 +277,7 @@ def _record_environment(out: pathlib.Path, seed: int) -> None:
     RUN/environment.json, so a resumed run keeps the record of every process that trained it."""
     path = out / "environment.json"
     previous = ckpt.read_json(path)["invocations"] if path.is_file() else []
-    ckpt.write_json(path, {"invocations": [*previous, environment(seed)]})
+    write_json(path, {"invocations": [*previous, environment(seed)]})
 
 
 def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int | None = None,
@@ -312,7 +313,7 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
         run.load(state)
         history, start = list(state["history"]), int(state["epoch"]) + 1
     else:
-        ckpt.write_json(out / ckpt.CONFIG, config)
+        write_json(out / ckpt.CONFIG, config)
     if cfg.fast:
         x_tr = run.inputs(x_tr)
         y_tr = y_tr.to(run.device)
@@ -346,7 +347,7 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
                 status = "diverged"
                 doc = _metrics_doc(cfg, status, history,
                                    diverged_at={"epoch": epoch, "batch": i, "loss": repr(losses[-1])})
-                ckpt.write_json(out / ckpt.METRICS, doc)
+                write_json(out / ckpt.METRICS, doc)
                 return doc
         record = {"epoch": epoch, "eps": eps_t, "lr": run.opt.param_groups[0]["lr"],
                   "train_loss_running": sum(losses) / len(losses)}
@@ -355,5 +356,5 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
         history.append(record)
         ckpt.save_checkpoint(out / ckpt.CHECKPOINT, run.state(epoch, history))
         status = "completed" if epoch + 1 == cfg.epochs else "running"
-        ckpt.write_json(out / ckpt.METRICS, _metrics_doc(cfg, status, history))
+        write_json(out / ckpt.METRICS, _metrics_doc(cfg, status, history))
     return _metrics_doc(cfg, status, history)
