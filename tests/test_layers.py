@@ -111,3 +111,13 @@ def test_version_is_the_distribution_version():
     from importlib.metadata import version
 
     assert advland.__version__ == version("advland")
+
+
+def test_every_package_folder_is_listed_for_the_wheel():
+    """The editable install maps whole folders, so a subpackage missing from pyproject's list would only
+    vanish from the wheel; compare the list with the folders that hold an ``__init__.py``."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {name for name, path in FILES.items() if path.name == "__init__.py"}
+    assert listed == packages
