@@ -1,79 +1,129 @@
-"""The ``advland`` command line.
+"""The ``advland`` command line: one parser for list, show, verify, train, eval, measure and data.
 
-    advland list [--json] [--claims FILE]
-    advland show ID [--claims FILE]
-    advland verify [--only SELECTOR ...] [--scale smoke|cpu|gpu|paper] [--claims FILE] [--out DIR] [--seed N]
-                   [--data-dir DIR] [--fail-on-refuted] [--no-progress]
-    advland train ... | advland eval ... | advland measure ...      (empirical engine; see --help of each)
+The options of train, eval, measure and verify are generated from dataclasses (``advland.options``):
+``TrainConfig`` (``advland.empirical.train.config``), ``EvalOptions``, the ``MeasureOptions`` of each kind and
+``VerifyOptions``; ``synopsis()`` writes the README's command summary from this parser.
 
-Exit status: 0 when every selected claim reached a verdict other than ``error``; 1 when at least one claim
-ended in ``error`` (or, with --fail-on-refuted, was refuted); 2 for a usage error (bad option, unknown
-selector or claim id, unreadable or broken claims file).
+Exit status: 0 ok; 1 a claim ended in error (or was refuted, with --fail-on-refuted), a training run diverged,
+a measurement holds NaN/inf, data check found a file missing or corrupt, or advland failed (a bug: the
+traceback is written to a log file and the message says where); 2 a usage error (``advland.errors.UsageError``:
+a bad option value, an unknown claim or selector, a broken claims or config file, a missing or corrupt data file
+or run folder, an --out that holds what advland did not write), in one line naming the value; 130 interrupted
+(Ctrl-C); 141 the reader of the output went away (``advland list --json | head``), silently.
+
+Nothing is written into the current folder unless an option names it: hypothesis keeps its cache under the
+user cache folder (``user_cache``), not in ``./.hypothesis``.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
+import dataclasses
 import json
 import os
 import sys
+import textwrap
+import time
+import traceback
+from pathlib import Path
 
 from .claims.model import SCALES, Context, Verdict
 from .claims.registry import ClaimError, all_claims, select
+from .data_commands import DataOptions, data_handler
+from .empirical.train.config import TrainConfig
+from .errors import UsageError
+from .measure_commands import KINDS, handle as measure_handler
+from .options import (add_options, data_dir_option, device_option, from_args, option, overwrite_option,
+                      resolve_device, seed_option)
+from .train_commands import EvalOptions, TrainOutOptions, eval_handler, train_handler
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-EMPIRICAL_COMMANDS = ("advland.train_commands", "advland.measure_commands")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
+GPU_SCALES = ("gpu", "paper")
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
+@dataclasses.dataclass(kw_only=True)
+class ClaimsOptions:
+    claims: list[str] = option([], "also load the claims of a Python file declaring them with "
+                                   "@advland.claims.claim (repeatable)", metavar="FILE")
+
+
+@dataclasses.dataclass(kw_only=True)
+class ListOptions(ClaimsOptions):
+    json: bool = option(False, "machine-readable output")
+
+
+@dataclasses.dataclass(kw_only=True)
+class VerifyOptions(ClaimsOptions):
+    only: list[str] = option([], "claim id, glob (liu2020.*) or tag (theory, a paper key such as liu2020; "
+                                 "advland list shows every tag); default: all", metavar="SELECTOR")
+    scale: str = option("cpu", "experiment size (cpu: minutes on a 2-core machine; gpu and paper need CUDA)",
+                        choices=SCALES)
+    out: str = option("advland-report", "report folder: created, or replaced when it holds a report of advland",
+                      metavar="DIR")
+    overwrite: bool = overwrite_option("replace --out even when it is a file or holds files advland did not write "
+                                       "(they are deleted once the new report is in place)")
+    seed: int = seed_option()
+    data_dir: str | None = data_dir_option()
+    device: str = device_option("auto")
+    fail_on_refuted: bool = option(False, "exit 1 when a claim is refuted (for CI gates)")
+    progress: bool = option(True, "progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The one parser of every command; no torch import."""
     parser = argparse.ArgumentParser(prog="advland", description=__doc__.split("\n\n")[0],
-                                     epilog="Exit status: 0 ok; 1 a claim ended in error (or refuted, with "
-                                            "--fail-on-refuted); 2 usage error.",
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog="Exit status: 0 ok; 1 failed (a claim in error, a run diverged, "
+                                            "a bug: see the log named); 2 usage error; 130 interrupted.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list", help="list the claims")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--claims", action="append", default=[], metavar="FILE", help="also load claims from FILE")
+    add_options(p, ListOptions)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", help="show one claim's statement")
-    p.add_argument("id")
-    p.add_argument("--claims", action="append", default=[], metavar="FILE")
+    p.add_argument("id", metavar="ID", help="claim id (advland list shows them)")
+    add_options(p, ClaimsOptions)
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("verify", help="check claims and write the consistency report")
-    p.add_argument("--only", nargs="+", action="extend", default=[], metavar="SELECTOR",
-                   help="claim id, glob (liu2020.*) or tag (theory, empirical, a paper key); default: all")
-    p.add_argument("--scale", choices=SCALES, default="cpu",
-                   help="experiment size (default cpu: minutes on a 2-core machine)")
-    p.add_argument("--claims", action="append", default=[], metavar="FILE",
-                   help="a Python file declaring claims with @proofs_check.claim (repeatable)")
-    p.add_argument("--out", default="advland-report", metavar="DIR", help="report folder (default ./advland-report)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="master seed (default 0)")
-    p.add_argument("--data-dir", default=None, help="data folder (default: $ADVLAND_DATA, then ~/.cache/advland/data)")
-    p.add_argument("--fail-on-refuted", action="store_true", help="exit 1 when a claim is refuted (for CI gates)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_verify)
+    add_options(p, VerifyOptions)
+    p.set_defaults(func=cmd_verify)   # a log in the report folder would make it one advland did not write
 
-    for name in EMPIRICAL_COMMANDS:
-        importlib.import_module(name).register(sub)
+    p = sub.add_parser("train", help="adversarially train a model; writes checkpoint, config and metrics",
+                       description="Options override the values of --config FILE, which override the defaults; "
+                                   "the file's keys are the fields of the run's config.json.")
+    p.add_argument("--config", metavar="FILE", help="TOML file of settings (e.g. configs/mnist-lenet4-at.toml)")
+    add_options(p, TrainConfig, config_file=True)
+    p.add_argument("--liu-mnist-attack", action="store_true",
+                   help="PGD of Liu et al. on MNIST: step 0.01, eps/0.01 + 10 steps (overrides --steps, --step-size)")
+    add_options(p, TrainOutOptions)
+    p.set_defaults(func=train_handler, folder="out",
+                   interrupted="run the same command again to resume from the last finished epoch")
+
+    p = sub.add_parser("eval", help="robust accuracy of a trained run; writes RUN/eval-ATTACK-SETTING.json")
+    add_options(p, EvalOptions)
+    p.set_defaults(func=eval_handler, folder="run", options=EvalOptions)
+
+    p = sub.add_parser("measure", help="landscape measurements on a training run")
+    kinds = p.add_subparsers(dest="measure", required=True, metavar="KIND")
+    for name, cls in KINDS.items():
+        k = kinds.add_parser(name, help=cls.__doc__)
+        add_options(k, cls)
+        k.set_defaults(func=measure_handler, folder="run", options=cls)
+
+    p = sub.add_parser("data", help="check or fetch the data sets (checksums verified)")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, text in (("check", "say which data files are present and valid, and where each missing one goes"),
+                       ("fetch", "download the missing data files from the public mirrors, verified")):
+        k = actions.add_parser(name, help=text)
+        add_options(k, DataOptions)
+        k.set_defaults(func=data_handler)
     return parser
 
 
 def cmd_list(args) -> int:
-    claims = all_claims(args.claims)
-    if args.json:
+    opts = from_args(args, ListOptions)
+    claims = all_claims(opts.claims)
+    if opts.json:
         print(json.dumps([c.describe() for c in claims], indent=2, ensure_ascii=False))
     else:
         width = max(len(c.id) for c in claims)
@@ -83,7 +133,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    claims = {c.id: c for c in all_claims(args.claims)}
+    claims = {c.id: c for c in all_claims(from_args(args, ClaimsOptions).claims)}
     if args.id not in claims:
         raise ClaimError(f"unknown claim {args.id!r}; `advland list` shows the ids")
     d = claims[args.id].describe()
@@ -91,39 +141,185 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
+def verify_device(device: str, scale: str) -> str:
+    """The device of a verify run; the gpu and paper scales need CUDA (never a silent CPU run)."""
+    resolved = resolve_device(device)
+    if scale in GPU_SCALES and resolved != "cuda":
+        raise UsageError(f"--scale {scale} runs on a CUDA GPU and there is none here (--device {device}); "
+                         "use --scale cpu")
+    return resolved
+
+
+def user_cache() -> Path:
+    """advland's cache folder: ``$XDG_CACHE_HOME/advland``, default ``~/.cache/advland``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "advland"
+
+
+def keep_hypothesis_out_of_the_current_folder() -> None:
+    """Hypothesis caches what it learns from source files in ``./.hypothesis`` unless told otherwise; the
+    counterexample searches keep no example database (``database=None``), and this moves that cache to the user
+    cache folder, unless $HYPOTHESIS_STORAGE_DIRECTORY chooses a place."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        set_hypothesis_home_dir(user_cache() / "hypothesis")
+
+
 def cmd_verify(args) -> int:
+    """Check the claims chosen and write the report; Ctrl-C writes the report of the claims finished (exit 130)."""
     from tqdm import tqdm
 
+    from advland.console import plural, say, verify_totals
     from advland.environment import environment
+    from advland.outputs import check_report_folder
     from .claims.report import write_report
     from .claims.runner import run_claims
 
-    chosen = select(all_claims(args.claims), args.only)
-    data_dir = args.data_dir or os.environ.get("ADVLAND_DATA")
-    ctx = Context(seed=args.seed, scale=args.scale, data_dir=data_dir)
-    env = environment(args.seed, scale=args.scale, data_dir=data_dir)
-    bar = tqdm(total=len(chosen), unit="claim", disable=True if args.no_progress else None, file=sys.stderr)
+    opts = from_args(args, VerifyOptions)
+    device = verify_device(opts.device, opts.scale)
+    if opts.data_dir is not None and not Path(opts.data_dir).is_dir():
+        raise UsageError(f"--data-dir {opts.data_dir}: no such folder")
+    chosen = select(all_claims(opts.claims), opts.only)
+    check_report_folder(opts.out, "--out", overwrite=opts.overwrite)
+    keep_hypothesis_out_of_the_current_folder()
+    data_dir = opts.data_dir or os.environ.get("ADVLAND_DATA")
+    ctx = Context(seed=opts.seed, scale=opts.scale, data_dir=data_dir, device=device)
+    env = environment(opts.seed, scale=opts.scale, data_dir=data_dir)
+    say(f"advland verify: {plural(len(chosen), 'claim')} at scale {opts.scale} on {device}, seed {opts.seed}; "
+        f"report to {opts.out}", indent="    ")
+    bar = tqdm(total=len(chosen), unit="claim", disable=None if opts.progress else True, file=sys.stderr)
+    results = []
 
     def progress(r) -> None:
+        results.append(r)
         bar.update()
-        tqdm.write(f"{r.verdict.value:>12}  {r.claim.id}  ({r.seconds:.1f} s)  {r.outcome.summary[:160]}")
+        say(r.outcome.summary, first=f"{r.verdict.value:>12}  {r.claim.id} ({r.seconds:.1f} s): ", indent=" " * 14)
 
-    results = run_claims(chosen, ctx, on_result=progress)
-    bar.close()
-    paths = write_report(results, env, args.out)
-    print(f"report: {paths['html']}  {paths['json']}  {paths['markdown']}")
-    failing = {Verdict.ERROR} | ({Verdict.REFUTED} if args.fail_on_refuted else set())
+    interrupted = False
+    try:
+        run_claims(chosen, ctx, on_result=progress)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    if interrupted:
+        env["interrupted"] = {"finished": [r.claim.id for r in results],
+                              "not_run": [c.id for c in chosen[len(results):]]}
+        if not results:
+            say(f"advland verify: interrupted before any claim finished; no report written ({opts.out} is as it was)",
+                file=sys.stderr)
+            return EXIT_INTERRUPTED
+    paths = write_report(results, env, opts.out)
+    for line in verify_totals(results, selected=len(chosen)):
+        say(line, indent="    ")
+    say(f"report: {paths['html']} (and claims.json, report.md beside it)", indent="    ")
+    if interrupted:
+        return EXIT_INTERRUPTED
+    failing = {Verdict.ERROR} | ({Verdict.REFUTED} if opts.fail_on_refuted else set())
     return EXIT_FAILED if any(r.verdict in failing for r in results) else EXIT_OK
 
 
+# ------------------------------------------------------------------ failures
+
+def log_folder(args) -> Path:
+    """Where the traceback of a failure goes: the command's run or out folder when it exists and is writable,
+    else ``$XDG_CACHE_HOME/advland/logs`` (default ``~/.cache/advland/logs``)."""
+    name = getattr(args, "folder", None)
+    value = getattr(args, name, None) if name else None
+    if value is None and name and hasattr(args, "options"):
+        value = {f.name: f.default for f in dataclasses.fields(args.options)}.get(name)
+    if value is not None and Path(value).is_dir() and os.access(value, os.W_OK | os.X_OK):
+        return Path(value)
+    return user_cache() / "logs"
+
+
+def write_log(folder: Path, argv: list[str], trace: str) -> Path:
+    """A new log file in ``folder`` holding the command line, the advland version and the traceback."""
+    from advland import __version__
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"advland-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    path.write_text(f"advland {__version__}\ncommand: advland {' '.join(argv)}\n\n{trace}", encoding="utf-8")
+    return path
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
-    except ClaimError as exc:
-        print(f"advland: error: {exc}", file=sys.stderr)
+        code = args.func(args)
+        sys.stdout.flush()   # a closed pipe shows here, inside the try, not at exit
+        return code
+    except BrokenPipeError:   # the reader went away (| head): stop quietly, as a tool killed by SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+    except UsageError as exc:
+        print(f"advland {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        hint = getattr(args, "interrupted", "")
+        print(f"advland {args.command}: interrupted{'; ' + hint if hint else ''}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: the traceback goes to a log file, one line to the terminal
+        trace = traceback.format_exc()
+        try:
+            where = f"traceback in {write_log(log_folder(args), argv, trace)}"
+        except OSError as err:
+            print(trace, file=sys.stderr, end="")
+            where = f"the log file could not be written: {err}"
+        first = (str(exc).splitlines() or [""])[0]
+        print(f"advland {args.command}: internal error: {type(exc).__name__}: {first} ({where})", file=sys.stderr)
+        return EXIT_FAILED
+
+
+# ------------------------------------------------------------------ the README's command summary
+
+def _usage(action: argparse.Action) -> str:
+    if not action.option_strings:
+        return action.metavar or action.dest.upper()
+    flag = action.option_strings[0]
+    if isinstance(action, argparse.BooleanOptionalAction):
+        text = f"--[no-]{flag[2:]}"
+    elif action.nargs == 0:
+        text = flag
+    else:
+        metavar = action.metavar or action.dest.upper()
+        values = " ".join(metavar) if isinstance(metavar, tuple) else metavar
+        text = f"{flag} {values}" + (" ..." if action.nargs == "+" else "")
+    return text if getattr(action, "needed", action.required) else f"[{text}]"
+
+
+def _options(parser: argparse.ArgumentParser) -> list[str]:
+    return [_usage(a) for a in parser._actions if a.help != argparse.SUPPRESS
+            and not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))]
+
+
+def _fill(head: str, parts: list[str], width: int) -> str:
+    """``head`` and the options, wrapped at ``width`` under the first option; an option is never split."""
+    text = textwrap.fill(" ".join(p.replace(" ", "\0") for p in parts), width=width, initial_indent=head + " ",
+                         subsequent_indent=" " * (len(head) + 1), break_long_words=False, break_on_hyphens=False)
+    return text.replace("\0", " ")
+
+
+def synopsis(parser: argparse.ArgumentParser | None = None, width: int = 110) -> str:
+    """Every command with all its options (required ones bare, optional ones in brackets), wrapped at ``width``;
+    a command with kinds (measure, data) lists the options common to every kind once, then each kind's own (or,
+    when no kind has options of its own, the kinds' names): the block of the README's Commands section."""
+    lines = []
+    top = next(a for a in (parser or build_parser())._actions if isinstance(a, argparse._SubParsersAction))
+    for name, p in top.choices.items():
+        kinds = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if not kinds:
+            lines.append(_fill(f"advland {name}", _options(p), width))
+            continue
+        own = {kind: _options(k) for kind, k in kinds[0].choices.items()}
+        common = [o for o in next(iter(own.values())) if all(o in opts for opts in own.values())]
+        own = {kind: [o for o in opts if o not in common] for kind, opts in own.items()}
+        head = f"advland {name} {'KIND' if any(own.values()) else '|'.join(own)}"
+        lines.append(_fill(head, _options(p) + common, width))
+        lines += [_fill(f"    {kind}:", opts, width) for kind, opts in own.items() if opts]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

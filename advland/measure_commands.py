@@ -1,157 +1,200 @@
 """``advland measure hessian|scan|flatness|cosine --run DIR``: landscape instruments on a trained run.
 
-Each command loads the run (``empirical.checkpoint.load_run``), a fixed class-balanced subset of a split,
-runs one instrument and writes a JSON result and a PNG plot next to the run (or at ``--out``), atomically.
-The attack is PGD (``empirical.attacks.pgd``) at the run's eps and norm unless overridden; ``--eps 0`` gives
-the clean loss. Exit status: 0 ok; 1 the result was written but contains NaN/inf losses; 2 usage error
-(missing checkpoint or data, a parameter selection matching nothing, bad option values).
+Each command loads the run (``empirical.train.checkpoint.load_run``), a fixed class-balanced subset of a split
+(from the run's data folder unless ``--data-dir`` is given), runs one instrument and writes a JSON result and a
+PNG plot into the run folder (or at ``--out``), atomically; the file name holds the key of the setting
+(``advland.outputs``), so measurements of other settings are kept. The attack is PGD (``empirical.attacks.pgd``) at the
+run's eps and norm unless overridden; ``--eps 0`` gives the clean loss. The options are the fields of
+``MeasureOptions`` and of the dataclass of each kind (``KINDS``). Exit status: 0 ok; 1 the result was written
+but contains NaN/inf losses; 2 usage error (missing checkpoint or data, a parameter selection matching nothing,
+bad option values).
 """
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import math
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_NONFINITE, EXIT_USAGE = 0, 1, 2
-KINDS = ("hessian", "scan", "flatness", "cosine")
+from advland.empirical.names import BALLS, HESSIAN_PARAM_SETS, NORMALIZATIONS, NORMS, SPLITS, check_threat
+from advland.errors import UsageError
+from advland import outputs
+from advland.inputs import check_subset, load_run, run_config
+from advland.options import (batch_size_option, bn_mode_option, data_dir_option, device_option, from_args,
+                             option, overwrite_option, resolve_device, seed_option, steps_option, subset_option)
+
+EXIT_OK, EXIT_NONFINITE = 0, 1
+NOT_SETTING = ("run", "data_dir", "device", "out", "overwrite")   # options that do not change the numbers
+DIRECTIONS = ("random", "eigen")                                     # a seeded random one, or the top eigenvector
+SCAN_NORMALIZATIONS = tuple(n for n in NORMALIZATIONS if n != "unit")  # 'unit' is the eigenvector's
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+@dataclasses.dataclass(kw_only=True)
+class MeasureOptions:
+    run: str | None = option(None, "run folder written by advland train", required=True, metavar="DIR")
+    data_dir: str | None = data_dir_option("the run's, then $ADVLAND_DATA, then ~/.cache/advland/data")
+    split: str = option("test", "split measured on", choices=SPLITS)
+    subset: int | None = subset_option(500, "--split")
+    seed: int = seed_option()
+    eps: float | None = option(None, "attack budget (default: the run's; 0 = clean loss)", minimum=0, metavar="E")
+    norm: str | None = option(None, "threat norm (default: the run's)", choices=NORMS)
+    steps: int = steps_option(10, "the PGD")
+    step_size: float | None = option(None, "PGD step (default 2.5 eps / steps)", minimum=0, metavar="A")
+    restarts: int = option(1, "PGD restarts", minimum=1, metavar="R")
+    bn_mode: str = bn_mode_option("the attack and of every forward pass of the measurement")
+    params: str = option("all", "tensors the Hessian / directions cover (flatness always uses the "
+                         "non-normalization layers)", choices=HESSIAN_PARAM_SETS)
+    batch_size: int = batch_size_option(250)
+    device: str = device_option()
+    out: str | None = option(None, "JSON output (default: RUN/measure-KIND-KEY.json, KEY naming the setting: "
+                                   "results of other settings are kept; the plot beside it, .png)", metavar="FILE")
+    overwrite: bool = overwrite_option("replace --out (and its plot) even when it is not this setting's result")
 
 
-def register(subparsers) -> None:
-    """Add ``measure`` and its four sub-commands to an argparse subparsers object."""
-    measure = subparsers.add_parser("measure", help="landscape measurements on a training run",
-                                    description=__doc__.split("\n\n")[0])
-    kinds = measure.add_subparsers(dest="measure", required=True, metavar="KIND")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--run", required=True, metavar="DIR", help="run directory (config.json, checkpoint.pt)")
-    common.add_argument("--data-dir", default=None, help="data folder (default $ADVLAND_DATA)")
-    common.add_argument("--split", choices=("train", "test"), default="test")
-    common.add_argument("--subset", type=int, default=500, help="class-balanced examples (default 500)")
-    common.add_argument("--seed", type=int, default=0)
-    common.add_argument("--eps", type=float, default=None, help="attack budget (default: the run's; 0 = clean)")
-    common.add_argument("--norm", choices=("linf", "l2"), default=None, help="default: the run's norm")
-    common.add_argument("--steps", type=int, default=10, help="PGD steps (default 10)")
-    common.add_argument("--step-size", type=float, default=None, help="PGD step (default 2.5 eps / steps)")
-    common.add_argument("--restarts", type=int, default=1)
-    common.add_argument("--bn-mode", choices=("eval", "train"), default="eval")
-    common.add_argument("--params", choices=("all", "weights"), default="all",
-                        help="tensors the Hessian / directions cover (flatness always uses non-normalization layers)")
-    common.add_argument("--include", default=None, metavar="SUBSTRING",
-                        help="keep only parameters whose name contains SUBSTRING (scan, cosine)")
-    common.add_argument("--batch-size", type=int, default=250)
-    common.add_argument("--device", default="cpu")
-    common.add_argument("--out", default=None, metavar="FILE", help="JSON output (default DIR/measure-KIND.json)")
-
-    p = kinds.add_parser("hessian", parents=[common], help="top Hessian eigenvalues on fixed adversarial examples")
-    p.add_argument("--k", type=int, default=1, help="number of top eigenvalues (default 1)")
-    p.add_argument("--h", type=float, default=1e-6, help="step of the float64 second-difference check (default 1e-6)")
-    p.add_argument("--tol", type=float, default=1e-4, help="Lanczos relative residual tolerance (default 1e-4)")
-    p.add_argument("--max-iter", type=int, default=None, help="Lanczos Krylov dimension (default 2k + 50)")
-    p.add_argument("--bottom", type=int, default=0,
-                   help="also the K smallest (algebraic) eigenvalues and |λ_min|/λ_max, as Stutz et al. (default 0)")
-    p.add_argument("--trace-samples", type=int, default=0,
-                   help="Hutchinson trace estimate from N Rademacher probes, with its standard error (default 0)")
-    p = kinds.add_parser("scan", parents=[common], help="1-D/2-D loss scan along normalized directions")
-    p.add_argument("--direction", choices=("random", "eigen"), default="random")
-    p.add_argument("--normalization", choices=("filter", "filter-all", "layer"), default="filter")
-    p.add_argument("--dims", type=int, choices=(1, 2), default=1)
-    p.add_argument("--range", type=float, nargs=2, default=(-1.0, 1.0), metavar=("LO", "HI"))
-    p.add_argument("--points", type=int, default=21, help="grid points per axis (odd: theta is on the grid)")
-    p.add_argument("--frozen", action="store_true", help="adversarial examples computed once at theta")
-    p.add_argument("--recalibrate-bn", action="store_true", help="re-estimate BN statistics at every point")
-    p = kinds.add_parser("flatness", parents=[common], help="Stutz et al. relative flatness")
-    p.add_argument("--kind", choices=("average", "worst"), default="average")
-    p.add_argument("--xi", type=float, default=None, help="ball radius (default 0.5 average, 0.00075 worst)")
-    p.add_argument("--ball", choices=("relative", "absolute"), default="relative")
-    p.add_argument("--samples", type=int, default=10, help="random samples (average) or attempts (worst)")
-    p.add_argument("--ascent-steps", type=int, default=20, help="joint ascent iterations (worst)")
-    p.add_argument("--lr", type=float, default=0.01, help="relative weight step (worst)")
-    p = kinds.add_parser("cosine", parents=[common], help="Liu et al. cosine of delta(theta+av), delta(theta-av)")
-    p.add_argument("--direction", choices=("random", "eigen"), default="eigen")
-    p.add_argument("--scales", type=_floats, default=[0.0, 0.01, 0.02, 0.05, 0.1], help="comma-separated a >= 0")
-    for name in KINDS:
-        kinds.choices[name].set_defaults(func=handle)
+def _include_option() -> dataclasses.Field:
+    return option(None, "keep only the parameters whose name contains SUBSTRING", metavar="SUBSTRING")
 
 
-def _fail(message: str) -> int:
-    print(f"advland measure: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+@dataclasses.dataclass(kw_only=True)
+class HessianOptions(MeasureOptions):
+    """top Hessian eigenvalues on fixed adversarial examples"""
+    k: int = option(1, "number of top eigenvalues", minimum=1, metavar="K")
+    h: float = option(1e-6, "step of the float64 second-difference check", minimum=0, metavar="H")
+    tol: float = option(1e-4, "Lanczos relative residual tolerance", minimum=0, metavar="TOL")
+    max_iter: int | None = option(None, "Lanczos Krylov dimension (default 2k + 50)", minimum=1, metavar="N")
+    bottom: int = option(0, "also the K smallest (algebraic) eigenvalues and |λ_min|/λ_max, as Stutz et al.",
+                         minimum=0, metavar="K")
+    trace_samples: int = option(0, "Hutchinson trace estimate from N Rademacher probes, with its standard error",
+                                minimum=0, metavar="N")
+
+
+@dataclasses.dataclass(kw_only=True)
+class ScanOptions(MeasureOptions):
+    """1-D/2-D loss scan along normalized directions"""
+    include: str | None = _include_option()
+    direction: str = option("random", "direction", choices=DIRECTIONS)
+    normalization: str = option("filter", "normalization of a random direction", choices=SCAN_NORMALIZATIONS)
+    dims: int = option(1, "scan dimensions", choices=(1, 2))
+    range: tuple[float, float] = option((-1.0, 1.0), "scan interval of every axis", nargs=2, metavar=("LO", "HI"))
+    points: int = option(21, "grid points per axis (odd: theta is on the grid)", minimum=1, metavar="N")
+    frozen: bool = option(False, "adversarial examples computed once at theta")
+    recalibrate_bn: bool = option(False, "re-estimate BN statistics at every point")
+
+
+@dataclasses.dataclass(kw_only=True)
+class FlatnessOptions(MeasureOptions):
+    """Stutz et al. relative flatness"""
+    kind: str = option("average", "average- or worst-case flatness", choices=("average", "worst"))
+    xi: float | None = option(None, "ball radius (default 0.5 average, 0.00075 worst)", minimum=0, metavar="XI")
+    ball: str = option("relative", "weight ball", choices=BALLS)
+    samples: int = option(10, "random samples (average) or attempts (worst)", minimum=1, metavar="N")
+    ascent_steps: int = option(20, "joint ascent iterations (worst)", minimum=1, metavar="N")
+    lr: float = option(0.01, "relative weight step (worst)", minimum=0, metavar="LR")
+
+
+@dataclasses.dataclass(kw_only=True)
+class CosineOptions(MeasureOptions):
+    """Liu et al. cosine of delta(theta+av), delta(theta-av)"""
+    include: str | None = _include_option()
+    direction: str = option("eigen", "direction v", choices=DIRECTIONS)
+    scales: list[float] = option([0.0, 0.01, 0.02, 0.05, 0.1], "the a >= 0", minimum=0, metavar="A")
+
+
+KINDS = {"hessian": HessianOptions, "scan": ScanOptions, "flatness": FlatnessOptions, "cosine": CosineOptions}
+
+
+def _check_options(kind: str, opts, eps: float, norm: str) -> None:
+    """The combinations of options an instrument cannot use."""
+    if getattr(opts, "include", None) is not None and opts.direction == "eigen":
+        raise UsageError("--include applies to random directions only (the eigenvector covers --params)")
+    if kind == "scan" and opts.direction == "eigen" and opts.dims == 2:
+        raise UsageError("--dims 2 needs --direction random (there is one top eigenvector)")
+    if kind == "cosine" and eps == 0:
+        raise UsageError("the cosine measurement needs --eps > 0")
+    if kind == "flatness" and opts.kind == "worst" and eps > 0 and norm != "linf":
+        raise UsageError(f"worst-case flatness perturbs inputs in L-inf only (Stutz et al.); the threat here is "
+                         f"{norm} (pass --norm linf with an L-inf budget --eps)")
 
 
 def handle(args) -> int:
-    """Run one measurement; errors in the inputs become a message and exit status 2."""
-    from advland.empirical.data import DataError
-
+    """Run one measurement (``args.measure``); a NaN/inf result is reported with exit status 1."""
     try:
-        return _run(args)
-    except (FileNotFoundError, DataError, ValueError) as err:
-        return _fail(str(err))
+        return _run(args.measure, from_args(args, KINDS[args.measure]))
     except FloatingPointError as err:
         print(f"advland measure: error: {err}", file=sys.stderr)
         return EXIT_NONFINITE
 
 
-def _attack(args, config):
+def _threat(opts, config: dict) -> tuple[float, str]:
+    """(eps, norm) of the measurement: the options', else the run's."""
+    eps = float(config["eps"] if opts.eps is None else opts.eps)
+    norm = opts.norm or config.get("norm", "linf")
+    try:
+        check_threat(eps, norm)
+    except ValueError as err:   # the options are checked already: the run's config.json is broken
+        raise UsageError(f"--run {opts.run}: {err}") from None
+    return eps, norm
+
+
+def _attack(args, eps: float, norm: str):
+    """PGD at (eps, norm) with the options' steps, step and restarts; None for the clean loss (eps = 0)."""
     import functools
 
-    from advland.empirical.attacks import check_threat, pgd
+    from advland.empirical.attacks import pgd
 
-    eps = float(config["eps"] if args.eps is None else args.eps)
-    norm = args.norm or config.get("norm", "linf")
-    check_threat(eps, norm)
     if eps == 0:
-        return None, eps, norm
+        return None
     return functools.partial(pgd, eps=eps, norm=norm, steps=args.steps, step_size=args.step_size,
-                             restarts=args.restarts), eps, norm
+                             restarts=args.restarts)
 
 
 def _selected(model, args):
-    from advland.empirical.landscape.directions import select
+    from advland.empirical.core.params import select_params
 
-    params = select(model, args.params)
+    params = select_params(model, args.params)
     if args.include is not None:
         params = [(n, p) for n, p in params if args.include in n]
         if not params:
-            names = ", ".join(n for n, _ in select(model, args.params))
-            raise ValueError(f"--include {args.include!r} matches no parameter in set {args.params!r}; "
+            names = ", ".join(n for n, _ in select_params(model, args.params))
+            raise UsageError(f"--include {args.include!r} matches no parameter in set {args.params!r}; "
                              f"names are: {names}")
     return params
 
 
-def _run(args) -> int:
-    from advland.empirical.train.checkpoint import load_run
-    from advland.io import write_json
-    from advland.empirical.data import load_tensors
+def _run(kind: str, opts) -> int:
+    """Check every input, then measure, write the JSON and the plot, and say where."""
+    from advland.console import say
+    from advland.empirical.data import find_layout, load_tensors
     from advland.environment import environment
+    from advland.io import write_json
 
-    if args.subset is not None and args.subset < 1:
-        raise ValueError(f"--subset must be >= 1, got {args.subset}")
-    if args.include is not None and args.measure in ("hessian", "flatness"):
-        raise ValueError(f"--include applies to scan and cosine only, not to {args.measure}")
-    run = Path(args.run)
-    if not run.is_dir():
-        raise FileNotFoundError(f"run directory {run} does not exist")
-    model, config = load_run(run, device=args.device)
-    x, y = load_tensors(config["dataset"], args.split, args.data_dir, subset=args.subset, seed=args.seed,
-                        device=args.device)
-    attack, eps, norm = _attack(args, config)
-    result = {"run": str(run), "measure": args.measure, "split": args.split, "n": int(len(x)),
+    run = Path(opts.run)
+    config = run_config(run)
+    eps, norm = _threat(opts, config)
+    _check_options(kind, opts, eps, norm)
+    data_dir = opts.data_dir or config.get("data_dir")
+    check_subset(opts.subset, config["dataset"], opts.split)
+    find_layout(config["dataset"], opts.split, data_dir)
+    setting = {k: v for k, v in dataclasses.asdict(opts).items() if k not in NOT_SETTING} | {"eps": eps, "norm": norm}
+    record = outputs.result_record(f"measure {kind}", setting, run)
+    path = Path(opts.out) if opts.out else run / outputs.result_name(f"measure-{kind}", setting)
+    out = outputs.check_result_file(path, "--out", record, overwrite=opts.overwrite,
+                                    companions=[path.with_suffix(".png")])
+    device = resolve_device(opts.device)
+    model, config = load_run(run, device)
+    say(f"advland measure {kind}: {opts.subset or 'all'} {config['dataset']} {opts.split} examples of {run}, eps "
+        f"{eps} {norm} ({device}); result to {out}", indent="    ")
+    x, y = load_tensors(config["dataset"], opts.split, data_dir, subset=opts.subset, seed=opts.seed, device=device)
+    attack = _attack(opts, eps, norm)
+    result = {"run": str(run), "measure": kind, "split": opts.split, "n": int(len(x)),
               "eps": eps, "norm": norm, "attack": None if attack is None else
-              {"name": "pgd", "steps": args.steps, "step_size": args.step_size, "restarts": args.restarts},
-              "bn_mode": args.bn_mode, "seed": args.seed, "environment": environment(args.seed)}
-    result.update(MEASURES[args.measure](model, x, y, attack, eps, args))
-    out = Path(args.out) if args.out else run / f"measure-{args.measure}.json"
+              {"name": "pgd", "steps": opts.steps, "step_size": opts.step_size, "restarts": opts.restarts},
+              "bn_mode": opts.bn_mode, "seed": opts.seed, "environment": environment(opts.seed), **record}
+    result.update(MEASURES[kind](model, x, y, attack, eps, opts))
     bad = _nonfinite_paths(result)
     result["nonfinite"] = bad
     write_json(out, result)
-    _save_plot(out.with_suffix(".png"), args.measure, result)
+    _save_plot(out.with_suffix(".png"), kind, result)
     if result.get("converged") is False:
         print(f"advland measure: warning: the eigen-solver did not converge (kept with converged=false "
               f"in {out}); raise --max-iter / --tol (hessian) or check the data", file=sys.stderr)
@@ -182,8 +225,6 @@ def measure_hessian(model, x, y, attack, eps, args) -> dict:
 
     op = HessianOperator(model, x, y, params=args.params, bn_mode=args.bn_mode, batch_size=args.batch_size,
                          seed=args.seed, **_hessian_inputs(model, x, y, attack, args))
-    if args.bottom < 0 or args.trace_samples < 0:
-        raise ValueError(f"--bottom and --trace-samples must be >= 0, got {args.bottom}, {args.trace_samples}")
     result = op.lanczos(k=args.k, tol=args.tol, max_iter=args.max_iter, seed=args.seed)
     top = result.pairs[0]
     check = curvature_check(model, op.x, y, op.params, top.value, op.unflatten(top.vector), h=args.h,
@@ -210,8 +251,6 @@ def _direction(model, x, y, attack, args, params, normalization, seed):
 
     if args.direction == "random":
         return random_direction(params, torch.Generator().manual_seed(seed), normalization), None
-    if args.include is not None:
-        raise ValueError("--include applies to random directions only (the eigenvector covers --params)")
     value, vec, info, _ = top_eigen_direction(model, x, y, params=args.params, bn_mode=args.bn_mode,
                                               batch_size=args.batch_size, seed=args.seed,
                                               **_hessian_inputs(model, x, y, attack, args))
@@ -227,10 +266,6 @@ def measure_scan(model, x, y, attack, eps, args) -> dict:
 
     from advland.empirical.landscape.scan import scan
 
-    if args.points < 1:
-        raise ValueError(f"--points must be >= 1, got {args.points}")
-    if args.direction == "eigen" and args.dims == 2:
-        raise ValueError("a 2-D scan needs --direction random (there is one top eigenvector)")
     params = _selected(model, args)
     dirs, eigen = [], []
     for k in range(args.dims):
@@ -253,9 +288,6 @@ def measure_flatness(model, x, y, attack, eps, args) -> dict:
         return average_flatness(model, x, y, xi=0.5 if args.xi is None else args.xi, samples=args.samples,
                                 attack=attack, ball=args.ball, bn_mode=args.bn_mode, seed=args.seed,
                                 batch_size=args.batch_size)
-    if attack is not None and attack.keywords["norm"] != "linf":
-        raise ValueError(f"worst-case flatness perturbs inputs in L-inf only (Stutz et al.); the threat here is "
-                         f"{attack.keywords['norm']} (pass --norm linf with an L-inf budget --eps)")
     res = worst_flatness(model, x, y, xi=0.00075 if args.xi is None else args.xi, eps=eps,
                          steps=args.ascent_steps, attempts=args.samples, lr=args.lr, ball=args.ball,
                          bn_mode=args.bn_mode, seed=args.seed, batch_size=args.batch_size)
@@ -268,8 +300,6 @@ def measure_flatness(model, x, y, attack, eps, args) -> dict:
 def measure_cosine(model, x, y, attack, eps, args) -> dict:
     from advland.empirical.landscape.similarity import perturbation_cosine
 
-    if attack is None:
-        raise ValueError("the cosine measurement needs eps > 0")
     params = _selected(model, args)
     v, eigen = _direction(model, x, y, attack, args, params, "unit", args.seed)
     res = perturbation_cosine(model, x, y, params, v, args.scales, attack=attack, bn_mode=args.bn_mode,

@@ -1,204 +1,182 @@
-"""`advland train` and `advland eval` sub-commands (registered by proofs_check/cli.py).
+"""``advland train`` and ``advland eval``: their options (``TrainConfig``, ``EvalOptions``) and handlers.
 
-No torch import at module level: handlers import what they need, so `advland list` stays fast.
+No torch import at module level: handlers import what they need, so that building the parser stays fast.
+Every handler checks the user's input before any work starts and raises ``UsageError`` for what cannot be used.
 """
 from __future__ import annotations
 
-import argparse
-import pathlib
+import dataclasses
 import sys
+from pathlib import Path
 
-from advland.empirical.train.schedules import EPS_SCHEDULES as SCHEDULES, LR_SCHEDULES  # no torch import there
+from advland import outputs
+from advland.empirical.train.config import TrainConfig
+from advland.errors import UsageError
+from advland.inputs import check_subset, load_run, read_checkpoint, read_run_config, run_config
+from advland.options import (batch_size_option, data_dir_option, device_option, from_args, given, option,
+                             overwrite_option, read_config, require, resolve_device, seed_option, steps_option,
+                             subset_option)
 
-# the choices of train.METHODS and attacks.NORMS, repeated so that building the parser imports no torch
-# (tests/test_train_cli.py asserts they agree)
-METHODS = ("clean", "at", "trades", "awp", "trades-awp")
-NORMS = ("linf", "l2")
-ATTACKS = ("pgd", "apgd-ce", "apgd-dlr")
-
-
-def _nonneg_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0 (absolute input units), got {text!r}")
-    return value
+EVAL_ATTACKS = ("pgd", "apgd-ce", "apgd-dlr")   # the iterative attacks of empirical.attacks
+DEFAULT_EVAL_STEPS = {"pgd": 20, "apgd-ce": 100, "apgd-dlr": 100}
 
 
-def _pos_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
+@dataclasses.dataclass(kw_only=True)
+class EvalOptions:
+    run: str | None = option(None, "run folder written by advland train", required=True, metavar="DIR")
+    attack: str = option("pgd", "attack", choices=EVAL_ATTACKS)
+    steps: int | None = steps_option(None, "the attack", "20 for pgd, 100 for apgd")
+    restarts: int = option(1, "PGD restarts", minimum=1, metavar="R")
+    eps: float | None = option(None, "attack budget in absolute input units (default: the run's eps)", minimum=0,
+                               metavar="E")
+    subset: int | None = subset_option(None, "the test split")
+    batch_size: int = batch_size_option(500)
+    seed: int = seed_option()
+    device: str = device_option()
+    data_dir: str | None = data_dir_option("the run's, then $ADVLAND_DATA, then ~/.cache/advland/data")
+    out: str | None = option(None, "result JSON (default: RUN/eval-ATTACK-KEY.json, KEY naming the setting: "
+                                   "results of other settings are kept)", metavar="FILE")
+    overwrite: bool = overwrite_option("replace --out even when it is not this setting's result")
 
 
-def register(subparsers) -> None:
-    """Add `train` and `eval` to an argparse subparsers object; each sets func=handler(args) -> int."""
-    p = subparsers.add_parser("train", help="adversarially train a model; writes checkpoint, config and metrics",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", required=True, help="lenet, vgg, resnet18, preactresnet18, mlp or linear")
-    p.add_argument("--dataset", required=True, help="mnist or cifar10")
-    p.add_argument("--method", required=True, choices=METHODS)
-    p.add_argument("--eps", required=True, type=_nonneg_float, help="target budget in absolute input units")
-    p.add_argument("--norm", default="linf", choices=NORMS)
-    p.add_argument("--schedule", default="const", choices=SCHEDULES, help="eps schedule (Liu et al. PAS)")
-    p.add_argument("--eps-max", type=_nonneg_float, default=None,
-                   help="over-shoot of cos/linear schedules (default 1.5x / 2x the target)")
-    p.add_argument("--eps-update", default="epoch", choices=("epoch", "batch"))
-    p.add_argument("--periods", type=int, nargs="+", default=None,
-                   help="period boundaries, e.g. 0 100 150 200 (default: 0 EPOCHS)")
-    p.add_argument("--epochs", type=_pos_int, default=10)
-    p.add_argument("--lr", type=float, default=None, help="default 0.1 for sgd, 1e-4 for adam")
-    p.add_argument("--lr-schedule", default="const", choices=LR_SCHEDULES, help="restarted in every period")
-    p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=None, help="default 5e-4 for sgd, 0 for adam")
-    p.add_argument("--batch-size", type=_pos_int, default=128)
-    p.add_argument("--width", type=_pos_int, default=None)
-    p.add_argument("--subset", type=_pos_int, default=None, help="class-balanced training subset size")
-    p.add_argument("--eval-subset", type=_pos_int, default=1000, help="examples for the per-epoch metrics")
-    p.add_argument("--attack-steps", type=_pos_int, default=10)
-    p.add_argument("--attack-step-size", type=_nonneg_float, default=None, help="default 2.5 eps / steps")
-    p.add_argument("--liu-mnist-attack", action="store_true",
-                   help="PGD of Liu et al. on MNIST: step 0.01, eps/0.01 + 10 steps (overrides the two above)")
-    p.add_argument("--eval-steps", type=_pos_int, default=20)
-    p.add_argument("--beta", type=_nonneg_float, default=6.0, help="TRADES beta")
-    p.add_argument("--awp-gamma", type=_nonneg_float, default=None, help="default 0.01 (awp), 5e-3 (trades-awp)")
-    p.add_argument("--awp-warmup", type=int, default=None, help="default 0 (awp), 10 (trades-awp)")
-    p.add_argument("--bn-attack", default="eval", choices=("eval", "train"), help="BatchNorm mode of the attack")
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random crop + flip (default: on for cifar10)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--fast", action="store_true", help="bf16 autocast, channels_last, torch.compile on CUDA")
-    p.add_argument("--out", required=True, help="run directory (resumed if it holds an unfinished run)")
-    p.set_defaults(func=train_handler)
-
-    e = subparsers.add_parser("eval", help="robust accuracy of a trained run; writes RUN/eval_<attack>.json",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    e.add_argument("--run", required=True, help="run directory written by `advland train`")
-    e.add_argument("--attack", default="pgd", choices=ATTACKS)
-    e.add_argument("--steps", type=_pos_int, default=None, help="default 20 (pgd), 100 (apgd)")
-    e.add_argument("--restarts", type=_pos_int, default=1, help="pgd restarts")
-    e.add_argument("--eps", type=_nonneg_float, default=None, help="default: the training eps")
-    e.add_argument("--subset", type=_pos_int, default=None, help="first n test images (default all)")
-    e.add_argument("--batch-size", type=_pos_int, default=500)
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    e.add_argument("--data-dir", default=None)
-    e.set_defaults(func=eval_handler)
+@dataclasses.dataclass(kw_only=True)
+class TrainOutOptions:
+    out: str | None = option(None, "run folder: created, or resumed when it holds an unfinished run of the same "
+                                   "configuration", required=True, metavar="DIR")
+    overwrite: bool = overwrite_option("start afresh in --out even when it holds other files or a run of another "
+                                       "configuration (they are deleted before training starts)")
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+def train_config(config_file, given_values: dict, liu_mnist_attack: bool = False) -> TrainConfig:
+    """The resolved training configuration: ``TrainConfig`` defaults, overridden by the values of the TOML
+    ``config_file`` (if any), overridden by the options given; UsageError for anything that cannot be used."""
+    from advland.empirical.train.config import resolve
+    from advland.empirical.train.schedules import liu_mnist_attack as liu_attack
+
+    values = read_config(config_file, TrainConfig) if config_file else {}
+    values.update(given_values)
+    require(TrainConfig, values, "on the command line or in the --config file")
+    if liu_mnist_attack:
+        values["attack_steps"], values["attack_step_size"] = liu_attack(values["eps"])
+    try:
+        return resolve(TrainConfig(**values))
+    except ValueError as err:
+        raise UsageError(f"training configuration: {err}") from None
 
 
-def _check_names(model: str, dataset: str) -> str | None:
-    from advland.empirical.data import DATASET_INFO
-    from advland.empirical.models import MODEL_NAMES
-    if model not in MODEL_NAMES:
-        return f"unknown model {model!r}; allowed: {', '.join(MODEL_NAMES)}"
-    if dataset not in DATASET_INFO:
-        return f"unknown dataset {dataset!r}; allowed: {', '.join(DATASET_INFO)}"
-    return None
+def _check_training_inputs(cfg: TrainConfig, out: Path, overwrite: bool) -> bool:
+    """Model, data files and the out folder, before training; whether the out folder must be emptied first
+    (``--overwrite`` of a folder holding other files or a run of another configuration). A run there of the same
+    configuration is resumed: its checkpoint must be readable."""
+    from advland.empirical.data import find_layout
+    from advland.empirical.models import build_model
+    from advland.empirical.train.config import config_differences
+
+    try:
+        build_model(cfg.model, width=cfg.width, num_classes=cfg.num_classes, in_channels=cfg.in_channels)
+    except ValueError as err:
+        raise UsageError(f"--model {cfg.model}: {err}") from None
+    check_subset(cfg.subset, cfg.dataset, "train")
+    for split in ("train", "test"):
+        find_layout(cfg.dataset, split, cfg.data_dir)
+    state = outputs.run_folder_state(out, "--out", overwrite=overwrite)
+    if state == "run" and (out / "config.json").is_file():
+        diff = config_differences(read_run_config(out, "--out"), dataclasses.asdict(cfg))
+        if diff and not overwrite:
+            raise UsageError(f"--out {out} holds a run with a different configuration (fields {diff}); use another "
+                             f"--out folder, or pass --overwrite to start afresh there (the old run is deleted)")
+        if diff:
+            outputs.refuse_protected(out, "--out", out)
+            state = "other"
+        elif (out / "checkpoint.pt").is_file():
+            try:
+                read_checkpoint(out, "--out")
+            except UsageError as err:
+                raise UsageError(f"{err}; delete it to restart the run from its first epoch, or pass --overwrite "
+                                 "to start afresh") from None
+    outputs.probe(out if out.is_dir() else out.parent, "--out", out)
+    return state == "other"
 
 
-def _device_ok(device: str) -> str | None:
-    import torch
-    if device == "cuda" and not torch.cuda.is_available():
-        return "--device cuda requested but CUDA is not available"
-    return None
+def _epoch_line(record: dict, epochs: int) -> str:
+    return (f"epoch {record['epoch'] + 1}/{epochs}: train loss {record['train_loss_running']:.4f}, test clean acc "
+            f"{record['test_clean_acc']:.4f}, robust acc {record['test_robust_acc']:.4f} ({record['time_s']:.0f} s)")
 
 
 def train_handler(args) -> int:
-    problem = _check_names(args.model, args.dataset) or _device_ok(args.device)
-    if problem:
-        return _fail(problem)
-    from advland.empirical.data import DATASET_INFO, DataError, resolve_data_dir
-    from advland.empirical.models import build_model
-    from advland.empirical.train.loop import TrainConfig, train
+    from advland.console import say
+    from advland.empirical.data import resolve_data_dir
+    from advland.empirical.train.loop import train
 
-    info = DATASET_INFO[args.dataset]
-    adam = args.optimizer == "adam"
-    if args.liu_mnist_attack:
-        from advland.empirical.train.schedules import liu_mnist_attack
-        args.attack_steps, args.attack_step_size = liu_mnist_attack(args.eps)
-    cfg = TrainConfig(
-        model=args.model, dataset=args.dataset, method=args.method, eps=args.eps, norm=args.norm,
-        schedule=args.schedule, eps_max=args.eps_max, eps_update=args.eps_update, periods=args.periods,
-        epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
-        lr=args.lr if args.lr is not None else (1e-4 if adam else 0.1), lr_schedule=args.lr_schedule,
-        momentum=args.momentum,
-        weight_decay=args.weight_decay if args.weight_decay is not None else (0.0 if adam else 5e-4),
-        width=args.width, num_classes=info["num_classes"], in_channels=info["channels"], subset=args.subset,
-        eval_subset=args.eval_subset, attack_steps=args.attack_steps, attack_step_size=args.attack_step_size,
-        eval_steps=args.eval_steps, beta=args.beta, awp_gamma=args.awp_gamma, awp_warmup=args.awp_warmup,
-        bn_attack=args.bn_attack, augment=args.augment, seed=args.seed, device=args.device, fast=args.fast,
-        data_dir=str(resolve_data_dir(args.data_dir)))
-    try:
-        cfg = cfg.resolved()
-        build_model(cfg.model, width=cfg.width, num_classes=cfg.num_classes, in_channels=cfg.in_channels)
-        doc = train(cfg, args.out, progress=sys.stderr.isatty())
-    except (ValueError, DataError, FileNotFoundError) as err:
-        return _fail(str(err))
+    cfg = train_config(args.config, given(args, TrainConfig), args.liu_mnist_attack)
+    cfg = dataclasses.replace(cfg, data_dir=str(resolve_data_dir(cfg.data_dir)))
+    where = from_args(args, TrainOutOptions)
+    out = Path(where.out)
+    if _check_training_inputs(cfg, out, where.overwrite):
+        outputs.empty_folder(out)
+    outputs.writable_folder(out, "--out")
+    outputs.mark_run_folder(out)
+    say(f"advland train: {cfg.model} (width {cfg.width}) on {cfg.dataset}, method {cfg.method}, eps {cfg.eps} "
+        f"{cfg.norm}, {cfg.epochs} epochs, into {out}", indent="    ")
+    doc = train(cfg, out, progress=sys.stderr.isatty(), on_epoch=lambda r: say(_epoch_line(r, cfg.epochs)))
     last = doc["history"][-1] if doc["history"] else {}
-    print(f"{args.out}: status {doc['status']}, {doc['epochs_done']}/{doc['epochs']} epochs"
-          + (f", test clean acc {last['test_clean_acc']:.4f}, robust acc {last['test_robust_acc']:.4f}"
-             if last else ""))
+    say(f"{out}: status {doc['status']}, {doc['epochs_done']}/{doc['epochs']} epochs"
+        + (f", test clean acc {last['test_clean_acc']:.4f}, robust acc {last['test_robust_acc']:.4f}"
+           if last else ""))
     return 0 if doc["status"] == "completed" else 1
 
 
 def evaluate_run(model, x, y, *, attack: str, eps: float, norm: str, steps: int, restarts: int,
                  batch_size: int, seed: int, progress: bool = False) -> dict:
-    """Clean and robust accuracy of model (eval mode) on (x, y) under one attack, batch by batch."""
-    import torch
-    from tqdm import tqdm
+    """Clean and robust accuracy and mean CE of model (eval-mode BN) on (x, y) under one attack
+    (``empirical.evaluate``); the attack draws from the random stream ``(seed, "eval/ATTACK")``. An example is
+    robust when it and every iterate of the attack are classified correctly (``attacks.AttackResult``)."""
+    import functools
 
-    from advland.empirical.attacks import run_attack
+    from advland.empirical import attacks
+    from advland.empirical.evaluate import evaluate
+    from advland.seeding import torch_generator
 
-    gen = torch.Generator(device=x.device).manual_seed(seed)
-    kw = {"eps": eps, "norm": norm, "steps": steps, "generator": gen}
-    if attack == "pgd":
-        kw["restarts"] = restarts
-    clean = robust = 0
-    for i in tqdm(range(0, len(y), batch_size), desc=attack, disable=not progress):
-        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        delta = run_attack(attack, model, xb, yb, **kw)
-        with torch.no_grad():
-            clean += int((model(xb).argmax(1) == yb).sum())
-            robust += int((model(xb + delta).argmax(1) == yb).sum())
-    return {"n": int(len(y)), "clean_acc": clean / len(y), "robust_acc": robust / len(y)}
+    kw = {"eps": eps, "norm": norm, "steps": steps, **({"restarts": restarts} if attack == "pgd" else {})}
+    return evaluate(model, x, y, attack=functools.partial(attacks.attack, attack, **kw), batch_size=batch_size,
+                    generator=torch_generator(seed, f"eval/{attack}", x.device), progress=attack if progress else None)
 
 
 def eval_handler(args) -> int:
-    problem = _device_ok(args.device)
-    if problem:
-        return _fail(problem)
-    from advland.empirical.train.checkpoint import load_run
-    from advland.io import write_json
-    from advland.empirical.data import DataError, load_tensors
-
-    try:
-        model, config = load_run(args.run, device=args.device)
-        eps = config["eps"] if args.eps is None else args.eps
-        steps = args.steps or (20 if args.attack == "pgd" else 100)
-        x, y = load_tensors(config["dataset"], "test", args.data_dir or config.get("data_dir"),
-                            device=args.device)
-        if args.subset is not None:
-            x, y = x[:args.subset], y[:args.subset]
-        result = evaluate_run(model, x, y, attack=args.attack, eps=eps, norm=config["norm"], steps=steps,
-                              restarts=args.restarts, batch_size=args.batch_size, seed=args.seed,
-                              progress=sys.stderr.isatty())
-    except (ValueError, DataError, FileNotFoundError) as err:
-        return _fail(str(err))
+    from advland.console import say
+    from advland.empirical.data import find_layout, load_tensors
+    from advland.empirical.names import check_threat
     from advland.environment import environment
+    from advland.io import write_json
 
-    result.update({"attack": args.attack, "eps": eps, "norm": config["norm"], "steps": steps,
-                   "restarts": args.restarts if args.attack == "pgd" else 1, "seed": args.seed,
-                   "environment": environment(args.seed)})
-    out = pathlib.Path(args.run) / f"eval_{args.attack}.json"
+    opts = from_args(args, EvalOptions)
+    run = Path(opts.run)
+    config = run_config(run)
+    eps = config["eps"] if opts.eps is None else opts.eps
+    try:
+        check_threat(eps, config["norm"])
+    except ValueError as err:
+        raise UsageError(f"--run {run}: {err}") from None
+    steps = opts.steps or DEFAULT_EVAL_STEPS[opts.attack]
+    data_dir = opts.data_dir or config.get("data_dir")
+    check_subset(opts.subset, config["dataset"], "test")
+    find_layout(config["dataset"], "test", data_dir)
+    restarts = opts.restarts if opts.attack == "pgd" else 1
+    setting = {"attack": opts.attack, "eps": eps, "norm": config["norm"], "steps": steps, "restarts": restarts,
+               "subset": opts.subset, "seed": opts.seed, "batch_size": opts.batch_size}
+    record = outputs.result_record("eval", setting, run)
+    out = outputs.check_result_file(opts.out or run / outputs.result_name(f"eval-{opts.attack}", setting), "--out",
+                                    record, overwrite=opts.overwrite)
+    device = resolve_device(opts.device)
+    model, _ = load_run(run, device)
+    say(f"advland eval: {opts.attack}, eps {eps} {config['norm']}, {steps} steps, on "
+        f"{opts.subset or 'all'} {config['dataset']} test images of {run} ({device}); result to {out}", indent="    ")
+    x, y = load_tensors(config["dataset"], "test", data_dir, subset=opts.subset, seed=opts.seed, device=device)
+    result = evaluate_run(model, x, y, attack=opts.attack, eps=eps, norm=config["norm"], steps=steps,
+                          restarts=opts.restarts, batch_size=opts.batch_size, seed=opts.seed,
+                          progress=sys.stderr.isatty())
+    result.update({**setting, **record, "environment": environment(opts.seed)})
     write_json(out, result)
-    print(f"{out}: clean acc {result['clean_acc']:.4f}, robust acc {result['robust_acc']:.4f} "
-          f"({args.attack}, eps {eps}, {steps} steps, n={result['n']})")
+    say(f"{out}: clean acc {result['clean_acc']:.4f}, robust acc {result['robust_acc']:.4f} "
+        f"({opts.attack}, eps {eps}, {steps} steps, n={result['n']})")
     return 0

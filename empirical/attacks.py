@@ -6,14 +6,19 @@ absolute input units (Liu et al. 2020 §4.7 pitfall: never "/255" magic). Every 
 gradients (it differentiates with respect to ``delta`` only); callers choose the BatchNorm mode with
 ``empirical.state.preserved``.
 
-Every attack returns, per example, the iterate of highest loss it has seen, the clean point (``delta = 0``)
-included, so that the adversarial loss is never below the clean loss (AutoAttack keeps the best iterate too;
-Madry/Rice/AWP training code keeps the last iterate of each restart and the worst restart).
+Each attack evaluates the model at a sequence of iterates (its start point included) and reports, per example
+(``AttackResult``):
+  * ``delta``: the evaluated iterate of highest attack loss, for training and loss measurements (AutoAttack's
+    APGD keeps its best-loss point too; Madry/Rice/AWP training code keeps the last iterate of each restart);
+  * ``fooled``: whether ANY evaluated iterate was misclassified, for robust accuracy (AutoAttack's count: a
+    point is broken as soon as one iterate fools the model, whatever the loss does afterwards).
+Both come from the forward passes the attack makes anyway: ``steps`` forward-backward passes and one final
+forward pass per restart, nothing more. ``pgd``, ``apgd`` and ``fgsm`` return ``delta`` alone;
+``attack`` returns the whole result and ``robust_correct`` is the robust-accuracy count.
 """
 from __future__ import annotations
 
-import math
-
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -21,18 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .core.batching import check_batch_size
+from .names import ATTACK_NAMES, NORMS, check_threat  # noqa: F401  (part of this module's interface)
 
-NORMS = ("linf", "l2")
 LOSSES = ("ce", "dlr")
-ATTACK_NAMES = ("fgsm", "fgsm-rs", "pgd", "apgd-ce", "apgd-dlr")
-
-
-def check_threat(eps: float, norm: str) -> None:
-    """Validate a threat model: eps >= 0 (finite) and norm in NORMS."""
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-    if not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps < 0:
-        raise ValueError(f"eps must be a finite number >= 0 (absolute input units), got {eps!r}")
 
 
 def dlr_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -110,42 +106,81 @@ def random_init(x: torch.Tensor, eps: float, norm: str, generator=None) -> torch
     return project(delta, x, eps, norm)
 
 
-class _Worst:
-    """Per-example running maximum of the loss and the delta that attained it (starts at delta = 0)."""
+@dataclass(frozen=True)
+class AttackResult:
+    """Per example: ``delta``, the evaluated iterate of highest attack loss; ``loss`` and ``logits``, the attack
+    loss and the model's logits there (so that no caller needs another forward pass at ``x + delta``);
+    ``fooled``, whether some evaluated iterate was misclassified (``argmax != y``), or None when ``y`` holds soft
+    targets rather than class labels (TRADES' inner maximisation)."""
+    delta: torch.Tensor
+    loss: torch.Tensor
+    logits: torch.Tensor
+    fooled: torch.Tensor | None
 
-    def __init__(self, model, x, y, loss):
-        with torch.no_grad():
-            self.loss = per_example_loss(loss, model(x), y)
+
+class _Best:
+    """Per-example running maximum of the loss with the delta (and logits) that attained it, and the any-iterate
+    fooled mask."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.loss = torch.full((x.shape[0],), float("-inf"), device=x.device)
         self.delta = torch.zeros_like(x)
+        self.logits = None
+        self.fooled = None if y.is_floating_point() else torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
 
-    def update(self, delta: torch.Tensor, value: torch.Tensor) -> None:
+    def update(self, delta: torch.Tensor, value: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Record one evaluated iterate; returns the mask of examples whose best loss it improved."""
         better = value > self.loss
         self.loss = torch.where(better, value, self.loss)
         self.delta = torch.where(_bcast(better, delta), delta.detach(), self.delta)
+        self.logits = logits if self.logits is None else torch.where(better[:, None], logits, self.logits)
+        if self.fooled is not None:
+            self.fooled |= logits.argmax(dim=1) != y
+        return better
+
+    def result(self) -> AttackResult:
+        return AttackResult(self.delta, self.loss, self.logits, self.fooled)
 
 
-def _loss_and_grad(model, x, y, delta, loss):
+def _evaluate(model, x, y, delta, loss, with_grad: bool):
+    """Per-example loss and logits at ``x + delta`` and, if ``with_grad``, the gradient of the summed loss
+    with respect to delta (one forward pass, plus one backward pass when ``with_grad``, even under no_grad)."""
+    if not with_grad:
+        with torch.no_grad():
+            logits = model(x + delta)
+            return per_example_loss(loss, logits, y), logits, None
     delta = delta.detach().requires_grad_(True)
-    value = per_example_loss(loss, model(x + delta), y)
-    (grad,) = torch.autograd.grad(value.sum(), delta)
-    return value.detach(), grad.detach()
+    with torch.enable_grad():  # also when called under no_grad
+        logits = model(x + delta)
+        value = per_example_loss(loss, logits, y)
+        (grad,) = torch.autograd.grad(value.sum(), delta)
+    return value.detach(), logits.detach(), grad.detach()
 
 
-def pgd(model, x, y, *, eps, norm="linf", steps=10, step_size=None, restarts=1, random_start=True,
-        loss="ce", generator=None, init=None):
+def _check_loss(loss) -> None:
+    if not callable(loss) and loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES} or a callable, got {loss!r}")
+
+
+def pgd_attack(model, x, y, *, eps, norm="linf", steps=10, step_size=None, restarts=1, random_start=True,
+               loss="ce", generator=None, init=None) -> AttackResult:
     """Projected gradient ascent on the per-example loss (Madry et al. 2018):
     ``delta <- Proj_S(delta + alpha * dir(grad_delta loss))`` with dir = sign (L-inf) or g/||g||_2 (L2).
 
-    step_size defaults to ``2.5 * eps / steps`` (Madry's rule). ``init`` fixes the starting delta (e.g. the
-    TRADES start ``0.001 * N(0, 1)``) instead of a random start. With several restarts the worst (highest
-    loss) iterate per example over all restarts and steps is returned."""
+    step_size defaults to ``2.5 * eps / steps`` (Madry's rule). The start is ``init`` if given (e.g. the
+    TRADES start ``0.001 * N(0, 1)``), else a random point of S (``random_start``), else delta = 0. Each restart
+    evaluates its start, the ``steps - 1`` intermediate iterates and the last one; the result is over all
+    restarts (``AttackResult``). With ``eps = 0`` the only iterate is delta = 0."""
     check_threat(eps, norm)
+    _check_loss(loss)
     if steps < 0 or restarts < 1:
         raise ValueError(f"need steps >= 0 and restarts >= 1, got steps={steps}, restarts={restarts}")
     x = x.detach()
-    worst = _Worst(model, x, y, loss)
+    best = _Best(x, y)
     if eps == 0:
-        return worst.delta
+        zero = torch.zeros_like(x)
+        best.update(zero, *_evaluate(model, x, y, zero, loss, False)[:2], y)
+        return best.result()
     alpha = 2.5 * eps / max(steps, 1) if step_size is None else step_size
     for _ in range(restarts):
         if init is not None:
@@ -155,95 +190,145 @@ def pgd(model, x, y, *, eps, norm="linf", steps=10, step_size=None, restarts=1, 
         else:
             delta = torch.zeros_like(x)
         for _ in range(steps):
-            value, grad = _loss_and_grad(model, x, y, delta, loss)
-            worst.update(delta, value)
+            value, logits, grad = _evaluate(model, x, y, delta, loss, True)
+            best.update(delta, value, logits, y)
             delta = project(delta + alpha * _direction(grad, norm), x, eps, norm)
-        with torch.no_grad():
-            worst.update(delta, per_example_loss(loss, model(x + delta), y))
-    return worst.delta
+        value, logits, _ = _evaluate(model, x, y, delta, loss, False)
+        best.update(delta, value, logits, y)
+    return best.result()
 
 
-def fgsm(model, x, y, *, eps, norm="linf", random_start=False, step_size=None, generator=None):
+def pgd(model, x, y, **kw) -> torch.Tensor:
+    """``pgd_attack(model, x, y, **kw).delta``: the highest-loss iterate of PGD (see ``pgd_attack``)."""
+    return pgd_attack(model, x, y, **kw).delta
+
+
+def fgsm_attack(model, x, y, *, eps, norm="linf", random_start=False, step_size=None, generator=None) -> AttackResult:
     """Fast gradient (sign) method (Goodfellow et al. 2015): one step of size eps from x; with
     ``random_start`` (Wong et al. 2020, "FGSM-RS") one step of size 1.25*eps from a uniform random start."""
     if step_size is None:
         step_size = 1.25 * eps if random_start else eps
-    return pgd(model, x, y, eps=eps, norm=norm, steps=1, step_size=step_size, restarts=1,
-               random_start=random_start, generator=generator)
+    return pgd_attack(model, x, y, eps=eps, norm=norm, steps=1, step_size=step_size, restarts=1,
+                      random_start=random_start, generator=generator)
+
+
+def fgsm(model, x, y, **kw) -> torch.Tensor:
+    """``fgsm_attack(model, x, y, **kw).delta`` (see ``fgsm_attack``)."""
+    return fgsm_attack(model, x, y, **kw).delta
 
 
 def apgd_checkpoints(steps: int) -> list[int]:
     """Iterations at which APGD may halve its step (Croce & Hein 2020, §3.2):
-    p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06); w_j = ceil(p_j * steps)."""
-    p = [0.0, 0.22]
-    while p[-1] < 1:
-        p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
-    return sorted({math.ceil(q * steps) for q in p[1:] if q <= 1} - {0})
+    p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06); w_j = ceil(p_j * steps) for p_j <= 1.
+
+    Computed exactly in integer hundredths (q_j = 100 p_j, w_j = ceil(q_j steps / 100)); floating point puts
+    some w_j one iteration late (0.22 + 0.19 + 0.16 > 0.57 in binary, so 58 instead of 57 at 100 steps). The
+    official code (fra31/auto-attack, autoattack/autopgd_base.py) instead accumulates integer periods
+    floor(0.22 N), decreased by floor(0.03 N) down to floor(0.06 N) (each at least 1): the same checkpoints
+    at 100 or 1000 steps, different ones at budgets that are not multiples of 100 (e.g. 10, 50)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    q = [0, 22]
+    while q[-1] + max(q[-1] - q[-2] - 3, 6) <= 100:
+        q.append(q[-1] + max(q[-1] - q[-2] - 3, 6))
+    return sorted({-(-qj * steps // 100) for qj in q[1:]})
 
 
-def apgd(model, x, y, *, eps, norm="linf", steps=100, loss="ce", rho=0.75, generator=None):
+def apgd_attack(model, x, y, *, eps, norm="linf", steps=100, loss="ce", rho=0.75, generator=None) -> AttackResult:
     """Auto-PGD (Croce & Hein 2020, Alg. 1), own implementation.
 
     Step size eta = 2*eps initially; momentum 0.75:
     ``z = P(x_k + eta dir(g_k))``, ``x_{k+1} = P(x_k + 0.75 (z - x_k) + 0.25 (x_k - x_{k-1}))`` (plain step at k = 0).
     At each checkpoint w_j the step of an example is halved, and it restarts from its best point, if
     (1) fewer than rho*(w_j - w_{j-1}) of the steps since w_{j-1} increased its loss, or (2) its step was not
-    halved at w_{j-1} and its best loss did not improve since w_{j-1}. Returns the best point per example."""
+    halved at w_{j-1} and its best loss did not improve since w_{j-1}. Evaluates the random start and the
+    ``steps`` iterates (the last one without the gradient nobody uses); see ``AttackResult``."""
     check_threat(eps, norm)
+    _check_loss(loss)
     if steps < 1 or not 0 < rho <= 1:
         raise ValueError(f"need steps >= 1 and 0 < rho <= 1, got steps={steps}, rho={rho}")
-    if not callable(loss) and loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    x = x.detach()
-    worst = _Worst(model, x, y, loss)
     if eps == 0:
-        return worst.delta
+        return pgd_attack(model, x, y, eps=0, norm=norm, steps=0, loss=loss)
+    x = x.detach()
+    best = _Best(x, y)
     n = x.shape[0]
     checkpoints = set(apgd_checkpoints(steps))
     eta = torch.full((n,), 2.0 * eps, device=x.device, dtype=x.dtype)
     delta = random_init(x, eps, norm, generator)
-    value, grad = _loss_and_grad(model, x, y, delta, loss)
-    worst.update(delta, value)
+    value, logits, grad = _evaluate(model, x, y, delta, loss, True)
+    best.update(delta, value, logits, y)
     best_grad = grad.clone()
     prev = delta
     increases = torch.zeros(n, device=x.device)
-    last_w, last_best, last_reduced = 0, worst.loss.clone(), torch.zeros(n, dtype=torch.bool, device=x.device)
+    last_w, last_best, last_reduced = 0, best.loss.clone(), torch.zeros(n, dtype=torch.bool, device=x.device)
     for k in range(steps):
         e = _bcast(eta, x)
         z = project(delta + e * _direction(grad, norm), x, eps, norm)
         if k > 0:
             z = project(delta + 0.75 * (z - delta) + 0.25 * (delta - prev), x, eps, norm)
         prev, delta = delta, z
-        new_value, grad = _loss_and_grad(model, x, y, delta, loss)
+        new_value, logits, grad = _evaluate(model, x, y, delta, loss, k + 1 < steps)
         increases += (new_value > value).float()
         value = new_value
-        better = value > worst.loss
+        better = best.update(delta, value, logits, y)
+        if grad is None:
+            break
         best_grad = torch.where(_bcast(better, grad), grad, best_grad)
-        worst.update(delta, value)
         if k + 1 in checkpoints:
-            reduce = (increases < rho * (k + 1 - last_w)) | (~last_reduced & (worst.loss <= last_best))
+            reduce = (increases < rho * (k + 1 - last_w)) | (~last_reduced & (best.loss <= last_best))
             eta = torch.where(reduce, eta / 2, eta)
             rb = _bcast(reduce, x)
-            delta = torch.where(rb, worst.delta, delta)
-            prev = torch.where(rb, worst.delta, prev)
+            delta = torch.where(rb, best.delta, delta)
+            prev = torch.where(rb, best.delta, prev)
             grad = torch.where(rb, best_grad, grad)
-            value = torch.where(reduce, worst.loss, value)
-            last_w, last_best, last_reduced = k + 1, worst.loss.clone(), reduce
+            value = torch.where(reduce, best.loss, value)
+            last_w, last_best, last_reduced = k + 1, best.loss.clone(), reduce
             increases.zero_()
-    return worst.delta
+    return best.result()
 
 
-def run_attack(name, model, x, y, **kw):
+def apgd(model, x, y, **kw) -> torch.Tensor:
+    """``apgd_attack(model, x, y, **kw).delta`` (see ``apgd_attack``)."""
+    return apgd_attack(model, x, y, **kw).delta
+
+
+def attack(name, model, x, y, **kw) -> AttackResult:
     """Dispatch by name (ATTACK_NAMES): 'fgsm', 'fgsm-rs', 'pgd', 'apgd-ce', 'apgd-dlr'."""
     if name == "fgsm":
-        return fgsm(model, x, y, **kw)
+        return fgsm_attack(model, x, y, **kw)
     if name == "fgsm-rs":
-        return fgsm(model, x, y, random_start=True, **kw)
+        return fgsm_attack(model, x, y, random_start=True, **kw)
     if name == "pgd":
-        return pgd(model, x, y, **kw)
+        return pgd_attack(model, x, y, **kw)
     if name in ("apgd-ce", "apgd-dlr"):
-        return apgd(model, x, y, loss=name[5:], **kw)
+        return apgd_attack(model, x, y, loss=name[5:], **kw)
     raise ValueError(f"attack must be one of {ATTACK_NAMES}, got {name!r}")
+
+
+def run_attack(name, model, x, y, **kw) -> torch.Tensor:
+    """``attack(name, model, x, y, **kw).delta``."""
+    return attack(name, model, x, y, **kw).delta
+
+
+def robust_correct(name, model, x, y, *, clean_correct: torch.Tensor | None = None, **kw) -> torch.Tensor:
+    """Per example: classified correctly at x AND at every iterate the attack evaluates (the count of
+    AutoAttack, fra31/auto-attack autoattack.py: only the points still classified correctly are attacked,
+    and a point is broken as soon as some iterate fools the model).
+
+    ``clean_correct``: the mask ``argmax f(x) == y`` when the caller already has the clean logits (saves a
+    forward pass). The clean-correct points are attacked as one batch, which is what attacking them within the
+    whole batch would do when the model treats examples independently (BatchNorm in eval mode); ``kw`` go to
+    ``attack`` (eps, norm, steps, generator, ...)."""
+    if y.is_floating_point() or y.ndim != 1:
+        raise ValueError("robust_correct needs a 1-D tensor of class labels y")
+    if clean_correct is None:
+        with torch.no_grad():
+            clean_correct = model(x).argmax(dim=1) == y
+    robust = clean_correct.clone()
+    idx = clean_correct.nonzero()[:, 0]
+    if idx.numel():
+        robust[idx] = ~attack(name, model, x[idx], y[idx], **kw).fooled
+    return robust
 
 
 def seeded_generator(seed: int) -> torch.Generator:

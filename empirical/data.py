@@ -1,4 +1,5 @@
-"""Datasets (MNIST, CIFAR-10) from local files, verified; subsets, tensors, augmentation, batching.
+"""Datasets (MNIST, CIFAR-10) from local files, verified; subsets, tensors, augmentation (batches:
+``empirical.core.batching``).
 
 Layout under the data directory (``resolve_data_dir``: argument, then ``$ADVLAND_DATA``, then
 ``~/.cache/advland/data``):
@@ -36,13 +37,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from advland.errors import UsageError
 from advland.io import atomic_write
+from advland.seeding import numpy_rng
 
-DATASET_INFO = {
-    "mnist": {"channels": 1, "size": 28, "num_classes": 10, "split_sizes": {"train": 60000, "test": 10000}},
-    "cifar10": {"channels": 3, "size": 32, "num_classes": 10, "split_sizes": {"train": 50000, "test": 10000}},
-}
-SPLITS = ("train", "test")
+from .names import DATASET_INFO, SPLITS
+
+SUBSET_STREAM = "data/balanced-subset"
 ENV_VAR = "ADVLAND_DATA"
 DEFAULT_DATA_DIR = Path("~/.cache/advland/data")
 
@@ -93,7 +94,7 @@ CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
 IDX_MAGIC = {"images": 2051, "labels": 2049}
 
 
-class DataError(Exception):
+class DataError(UsageError):
     """A dataset file is missing, corrupt or malformed; the message says what is expected where."""
 
 
@@ -134,11 +135,29 @@ def _expected_message(dataset, splits, root: Path) -> str:
             for rel in layout:
                 path = root / rel
                 lines.append(f"    {path}  [{'present' if path.is_file() else 'missing'}]")
-    lines.append(
-        f"Point advland at the directory holding these files with --data-dir DIR or {ENV_VAR}=DIR "
-        f"(now {root}), or fetch them with empirical.data.download({dataset!r}, DIR)."
-    )
+    lines.append(f"Point advland at the folder holding these files with --data-dir DIR or {ENV_VAR}=DIR (now {root}).")
+    lines.append(f"fix: advland data fetch --dataset {dataset} --data-dir {root}   (offline: advland data check "
+                 f"--dataset {dataset} --data-dir {root} says where each file comes from)")
     return "\n".join(lines)
+
+
+def file_status(dataset: str, data_dir=None) -> list[dict]:
+    """Every file of every accepted layout of ``dataset``, one dict each: ``split``, ``layout`` (its index among
+    the split's layouts), ``rel``, ``path``, ``algo`` and ``digest`` (the known checksum) and ``state``: 'ok'
+    (present, digest verified), 'corrupt' (present, another digest) or 'missing'."""
+    _check_name(dataset)
+    root = resolve_data_dir(data_dir)
+    rows = []
+    for split in SPLITS:
+        for i, layout in enumerate(_layouts(dataset, split)):
+            for rel in layout:
+                algo, digest = CHECKSUMS[rel]
+                path = root / rel
+                state = ("missing" if not path.is_file() else
+                         "ok" if file_digest(path, algo) == digest else "corrupt")
+                rows.append({"split": split, "layout": i, "rel": rel, "path": path, "algo": algo, "digest": digest,
+                             "state": state})
+    return rows
 
 
 # ---------------------------------------------------------------- checksums
@@ -256,13 +275,20 @@ def _read_npz(path, split):
 
 # ---------------------------------------------------------------- arrays
 
-def load_arrays(dataset: str, split: str, data_dir=None):
-    """Whole split as numpy: x uint8 (N, H, W, C), y int64 (N,); files verified against known digests."""
+def find_layout(dataset: str, split: str, data_dir=None) -> tuple[Path, tuple[str, ...]]:
+    """(data directory, relative paths of the first complete layout of the split); DataError naming every
+    expected file when no layout is complete (a presence check only: digests are verified on loading)."""
     _check_name(dataset, split)
     root = resolve_data_dir(data_dir)
     layout = next((lay for lay in _layouts(dataset, split) if all((root / r).is_file() for r in lay)), None)
     if layout is None:
         raise DataError(f"{dataset} {split} data not found under {root}.\n" + _expected_message(dataset, [split], root))
+    return root, layout
+
+
+def load_arrays(dataset: str, split: str, data_dir=None):
+    """Whole split as numpy: x uint8 (N, H, W, C), y int64 (N,); files verified against known digests."""
+    root, layout = find_layout(dataset, split, data_dir)
     try:
         for rel in layout:
             verify_file(root / rel, rel)
@@ -291,8 +317,9 @@ def balanced_subset(y, n: int, seed: int) -> np.ndarray:
     """Sorted int64 indices of ``n`` examples, class-balanced and deterministic in ``seed``.
 
     With K classes present, every class contributes n // K examples and the n % K lowest labels one
-    more. Class c's examples are a prefix of one seeded permutation of its indices (drawn in label
-    order), so for a fixed seed the subsets are nested in n.
+    more. Class c's examples are a prefix of one permutation of its indices, drawn in label order from the
+    random stream ``(seed, "data/balanced-subset")`` (``advland.seeding``), so for a fixed seed the subsets
+    are nested in n.
     """
     y = np.asarray(y)
     if y.ndim != 1:
@@ -302,7 +329,7 @@ def balanced_subset(y, n: int, seed: int) -> np.ndarray:
     classes = np.unique(y)
     counts = np.full(len(classes), n // len(classes))
     counts[: n % len(classes)] += 1
-    rng = np.random.default_rng(seed)
+    rng = numpy_rng(seed, SUBSET_STREAM)
     chosen = []
     for c, k in zip(classes, counts):
         members = np.flatnonzero(y == c)
@@ -322,7 +349,7 @@ def load_tensors(dataset: str, split: str, data_dir=None, subset=None, seed: int
     return xt.contiguous(), torch.from_numpy(y).to(device)
 
 
-# ---------------------------------------------------------------- augmentation and batching
+# ---------------------------------------------------------------- augmentation
 
 def _check_generator(generator, device):
     if not isinstance(generator, torch.Generator):
@@ -354,29 +381,6 @@ def random_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int =
     padded = F.pad(x, (padding,) * 4)
     batch = torch.arange(n, device=x.device)[:, None, None]
     return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
-
-
-def iterate_batches(x, y, batch_size: int, shuffle: bool = False, generator=None, drop_last: bool = False):
-    """Yield (xb, yb) of ``batch_size`` (the last one smaller unless ``drop_last``).
-
-    With ``shuffle`` the order is one ``torch.randperm`` from ``generator`` (the global torch RNG if None).
-    """
-    if len(x) != len(y):
-        raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    n = len(x)
-    order = None
-    if shuffle:
-        gen_device = generator.device if generator is not None else "cpu"
-        order = torch.randperm(n, generator=generator, device=gen_device).to(x.device)
-    stop = n - n % batch_size if drop_last else n
-    for start in range(0, stop, batch_size):
-        if order is None:
-            yield x[start:start + batch_size], y[start:start + batch_size]
-        else:
-            idx = order[start:start + batch_size]
-            yield x[idx], y[idx]
 
 
 # ---------------------------------------------------------------- download

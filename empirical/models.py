@@ -27,9 +27,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .data import DATASET_INFO
+from .names import DATASET_INFO, MODEL_NAMES
 
-MODEL_NAMES = ("lenet", "vgg", "resnet18", "preactresnet18", "mlp", "linear")
 DEFAULT_WIDTH = {"lenet": 16, "vgg": 8, "resnet18": 8, "preactresnet18": 16, "mlp": 8, "linear": None}
 HOME_DATASET = {"lenet": "mnist", "vgg": "cifar10", "resnet18": "cifar10", "preactresnet18": "cifar10",
                 "mlp": "mnist", "linear": "mnist"}

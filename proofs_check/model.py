@@ -1,9 +1,20 @@
 """The claim model: what a claim is, what a check returns, and how a verdict is computed.
 
-A claim is a statement from a paper plus a ``check(ctx) -> Outcome``. An outcome holds one or more
-``Check`` objects, each a tested statement (the literal one as the paper writes it, a corrected one,
-a consistency cross-check). A check's verdict is *computed* from quantities that carry their own
-bound and relation, or from a counterexample search; the claim's verdict is aggregated from its checks:
+A claim is a statement from a paper checked in three stages:
+
+    plan(ctx) -> list[Unit]             the computations it needs, each a ``Unit`` (kind, JSON params, version)
+    decide(ctx, results) -> Outcome     pure: ``results`` maps ``unit.key`` -> the numbers the unit's kind computed
+    plot(ctx, results) -> {stem: Figure}  figures drawn from the same stored numbers only
+
+A unit kind is a registered function ``fn(**params) -> dict`` of JSON numbers (``@unit_kind``), a pure function of
+its params: randomness comes only from seeds in the params through ``advland.seeding``'s named streams. Units
+are identified by ``Unit.key``, so a runner can compute each once, anywhere, and a report can be rebuilt from
+stored numbers without recomputing. A user claim may instead be one ``check(ctx) -> Outcome`` (the simple form).
+
+An outcome holds one or more ``Check`` objects, each a tested statement (the literal one as the paper writes it,
+a corrected one, a consistency cross-check), selected by a stable ``key`` and shown by its ``name``. A check's
+verdict is *computed* from quantities that carry their own bound and relation, or from a counterexample search;
+the claim's verdict is aggregated from its checks:
 
     error > refuted > inconclusive > confirmed > skipped      (worst first)
 
@@ -12,13 +23,18 @@ so a claim whose literal statement fails is refuted even when its corrected stat
 from __future__ import annotations
 
 import enum
+import hashlib
+import inspect
+import json
 import math
+import re
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from advland.io import to_jsonable
+from advland.io import dumps, to_jsonable
 from advland.seeding import numpy_rng, stream_seed
 
 
@@ -91,18 +107,36 @@ class Quantity:
         return out
 
 
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def slug(text: str) -> str:
+    """``text`` as a check key: lower case, every run of characters other than a-z and 0-9 one hyphen."""
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "check"
+
+
 @dataclass
 class Check:
-    """One tested statement inside a claim, with its own verdict and evidence."""
+    """One tested statement inside a claim, with its own verdict and evidence. ``key`` is its stable identifier
+    (a slug, unique within the claim: what code and tests select a check by); ``name`` is its display title.
+    Without a key, the slug of the name is used."""
 
     name: str
     verdict: Verdict
     evidence: list[Quantity] = field(default_factory=list)
     counterexample: dict | None = None
     note: str = ""
+    key: str = field(default="", kw_only=True)
+
+    def __post_init__(self):
+        if not self.key:
+            self.key = slug(self.name)
+        if not isinstance(self.key, str) or not _SLUG.match(self.key):
+            raise ValueError(f"check key {self.key!r} of {self.name!r} must be a slug: lower-case letters and digits "
+                             "in words joined by single hyphens")
 
     @classmethod
-    def from_quantities(cls, name: str, quantities: list[Quantity], *, note: str = "",
+    def from_quantities(cls, name: str, quantities: list[Quantity], *, key: str = "", note: str = "",
                         counterexample: dict | None = None) -> "Check":
         """Confirmed iff every bounded quantity holds; refuted otherwise (the first failing one is named)."""
         bounded = [q for q in quantities if q.holds is not None]
@@ -110,13 +144,13 @@ class Check:
             raise ValueError(f"check {name!r} has no bounded quantity to decide it")
         failing = [q for q in bounded if not q.holds]
         if not failing:
-            return cls(name, Verdict.CONFIRMED, list(quantities), counterexample, note)
+            return cls(name, Verdict.CONFIRMED, list(quantities), counterexample, note, key=key)
         if counterexample is None:
             counterexample = {"violated": failing[0].as_dict()}
-        return cls(name, Verdict.REFUTED, list(quantities), counterexample, note)
+        return cls(name, Verdict.REFUTED, list(quantities), counterexample, note, key=key)
 
     def as_dict(self) -> dict:
-        out = {"name": self.name, "verdict": self.verdict.value,
+        out = {"key": self.key, "name": self.name, "verdict": self.verdict.value,
                "evidence": [q.as_dict() for q in self.evidence]}
         if self.counterexample is not None:
             out["counterexample"] = to_jsonable(self.counterexample)
@@ -136,6 +170,13 @@ class Outcome:
     scale_note: str = ""
     details: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        keys = [c.key for c in self.checks]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(f"check keys must be unique within a claim; repeated: {', '.join(twice)} "
+                             "(give the checks distinct key=...)")
+
     @property
     def verdict(self) -> Verdict:
         return worst(c.verdict for c in self.checks)
@@ -144,13 +185,25 @@ class Outcome:
     def counterexample(self) -> dict | None:
         for c in self.checks:
             if c.verdict is Verdict.REFUTED and c.counterexample is not None:
-                return {"check": c.name, **c.counterexample}
+                return {"check": c.name, "check_key": c.key, **c.counterexample}
         return None
+
+    def check(self, key: str) -> Check:
+        """The check with this key."""
+        for c in self.checks:
+            if c.key == key:
+                return c
+        raise KeyError(f"no check {key!r}; the checks are {', '.join(c.key for c in self.checks)}")
 
 
 def skipped(reason: str) -> Outcome:
     """A claim that could not run here (missing data, scale too small), with the reason."""
     return Outcome(summary=reason, checks=[Check("skipped", Verdict.SKIPPED, note=reason)])
+
+
+def hypothesis_seed(seed: int, name: str) -> int:
+    """A 31-bit integer seed for a counterexample search, from the stream ``(seed, name)``."""
+    return stream_seed(seed, name, bits=31)
 
 
 @dataclass(frozen=True)
@@ -173,7 +226,7 @@ class Context:
 
     def seed_for(self, name: str) -> int:
         """A 31-bit integer seed (for hypothesis) from the stream ``(seed, name)``."""
-        return stream_seed(self.seed, name, bits=31)
+        return hypothesis_seed(self.seed, name)
 
     def pick(self, **by_scale):
         """The value for the current scale, falling back to the nearest smaller scale given."""
@@ -184,16 +237,148 @@ class Context:
         raise KeyError(f"no value for scale {self.scale!r} or below in {sorted(by_scale)}")
 
 
+# ---- units: the computations a claim needs, identified by what they compute ----
+
+_KIND = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z0-9][a-z0-9_-]*)+$")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One computation: a registered kind, its parameters (JSON values, every default filled in: build units with
+    ``UnitKind.unit``) and the kind's version. ``key`` identifies the numbers it yields: the first 16 hex digits of
+    the sha256 of the canonical JSON (``advland.io`` rule, sorted keys) of {kind, params, version}."""
+
+    kind: str
+    params: Mapping[str, Any]
+    version: str = "1"
+    key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not isinstance(self.kind, str) or not _KIND.match(self.kind):
+            raise ValueError(f"unit kind {self.kind!r} must look like 'paperkey.name' (lower case, dotted)")
+        if not isinstance(self.version, str) or not self.version:
+            raise ValueError(f"unit version must be a non-empty string, got {self.version!r}")
+        if not isinstance(self.params, Mapping):
+            raise ValueError(f"unit params must be a mapping, got {type(self.params).__name__}")
+        try:
+            canonical = json.loads(dumps(dict(self.params)))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"params of unit {self.kind!r} are not JSON values: {exc}") from None
+        object.__setattr__(self, "params", MappingProxyType(canonical))
+        text = dumps({"kind": self.kind, "params": canonical, "version": self.version}, indent=None, sort_keys=True)
+        object.__setattr__(self, "key", hashlib.sha256(text.encode("utf-8")).hexdigest()[:16])
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def with_params(self, **changes) -> "Unit":
+        """The same unit with some parameters changed (e.g. a deliberately false variant); names must exist."""
+        unknown = sorted(set(changes) - set(self.params))
+        if unknown:
+            raise ValueError(f"unit {self.kind!r} has no parameter {', '.join(unknown)}; "
+                             f"it has {', '.join(self.params)}")
+        return Unit(self.kind, {**self.params, **changes}, self.version)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "version": self.version, "key": self.key, "params": to_jsonable(self.params)}
+
+
+@dataclass(frozen=True)
+class UnitKind:
+    """A registered computation ``fn(**params) -> dict`` (JSON numbers only; a pure function of its params)."""
+
+    name: str
+    fn: Callable[..., dict]
+    version: str = "1"
+
+    def unit(self, **params) -> Unit:
+        """A unit of this kind: every parameter of ``fn`` given or defaulted, unknown names rejected."""
+        try:
+            bound = inspect.signature(self.fn).bind(**params)
+        except TypeError as exc:
+            raise ValueError(f"unit kind {self.name!r}: {exc}") from None
+        bound.apply_defaults()
+        return Unit(self.name, bound.arguments, self.version)
+
+    def compute(self, params: Mapping[str, Any]) -> dict:
+        """The numbers for these params (given as a fresh copy, so ``fn`` cannot alter a unit)."""
+        return self.fn(**json.loads(dumps(dict(params))))
+
+
+_UNIT_KINDS: dict[str, UnitKind] = {}
+
+
+def unit_kind(name: str, *, version: str = "1"):
+    """Decorator registering ``fn(*, param=default, ...) -> dict`` as the unit kind ``name``; returns the
+    ``UnitKind`` (``.unit(**params)`` builds units, ``.compute(params)`` runs ``fn``). Bump ``version`` when the
+    numbers the function returns for the same params change."""
+    if not _KIND.match(name):
+        raise ValueError(f"unit kind {name!r} must look like 'paperkey.name' (lower case, dotted)")
+
+    def register(fn) -> UnitKind:
+        bad = [p.name for p in inspect.signature(fn).parameters.values()
+               if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY)]
+        if bad:
+            raise ValueError(f"unit kind {name!r}: parameters must be named ({', '.join(bad)} is not)")
+        old = _UNIT_KINDS.get(name)
+        if old is not None and not _same_definition(old.fn, fn):
+            raise ValueError(f"unit kind {name!r} is registered twice ({old.fn.__module__} and {fn.__module__})")
+        _UNIT_KINDS[name] = UnitKind(name, fn, version)
+        return _UNIT_KINDS[name]
+
+    return register
+
+
+def _same_definition(a, b) -> bool:
+    """Whether two functions are one definition loaded twice (a module or claims file imported again)."""
+    if a.__qualname__ != b.__qualname__:
+        return False
+    if a.__module__ == b.__module__:
+        return True
+    try:
+        return inspect.getsource(a) == inspect.getsource(b)
+    except (OSError, TypeError):
+        return False
+
+
+def kind_of(unit: Unit) -> UnitKind:
+    """The registered kind that computes ``unit`` (its module must have been imported)."""
+    kind = _UNIT_KINDS.get(unit.kind)
+    if kind is None:
+        raise KeyError(f"no unit kind {unit.kind!r} is registered (is the module declaring it imported?)")
+    if kind.version != unit.version:
+        raise KeyError(f"unit kind {unit.kind!r} is at version {kind.version}, the unit asks for {unit.version}")
+    return kind
+
+
+def unit_results(units: Mapping[str, Unit], results: Mapping[str, Mapping]) -> dict[str, Mapping]:
+    """``{name: results[unit.key]}`` for a claim's named units."""
+    missing = [name for name, u in units.items() if u.key not in results]
+    if missing:
+        raise KeyError(f"no results for the units {', '.join(missing)}")
+    return {name: results[u.key] for name, u in units.items()}
+
+
+# ---- claims ----
+
+Plan = Callable[[Context], list[Unit]]
+Decide = Callable[[Context, Mapping[str, Mapping]], Outcome]
+Plot = Callable[[Context, Mapping[str, Mapping]], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class Claim:
-    """A statement from a paper with the check that decides it."""
+    """A statement from a paper with the stages that decide it (module docstring). ``plot`` None: the
+    outcome of ``decide`` carries its own figures (the simple form, whose ``decide`` runs ``check(ctx)``)."""
 
     id: str
     where: str
     statement: str
     formula: str
     tags: tuple[str, ...]
-    check: Callable[[Context], Outcome]
+    plan: Plan
+    decide: Decide
+    plot: Plot | None = None
 
     @property
     def paper(self) -> str:

@@ -1,12 +1,15 @@
 """Where claims come from: the built-in paper modules and user claim files, and selection among them.
 
-A claim is declared by decorating its check function::
+A claim is declared in one of two forms (``model`` describes the stages)::
 
     @claim("mypaper.monotone", where="My et al. 2024, Lemma 1", statement="...", formula="...",
            tags=("theory", "mypaper"))
-    def monotone(ctx: Context) -> Outcome: ...
+    def monotone(ctx: Context) -> Outcome: ...                      # simple form: one check function
 
-The decorator replaces the function by a ``Claim``; a module's claims are its ``Claim`` attributes.
+    CLAIM = claim("mypaper.sharp", where=..., statement=..., formula=...)(plan=plan, decide=decide, plot=plot)
+
+Either gives a ``Claim``; a module's claims are its ``Claim`` attributes. The built-in claims live one per file
+in ``papers/<paper>/<claim>.py``.
 """
 from __future__ import annotations
 
@@ -15,31 +18,52 @@ import importlib
 import importlib.util
 import re
 import sys
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
+from advland.errors import UsageError
+
 from .model import Claim
 
-BUILTIN_MODULES = (".liu2020", ".yamada2021")   # relative to this package
+BUILTIN_MODULES = (   # relative to this package, in report order
+    ".papers.liu2020.version_space", ".papers.liu2020.bad_directions", ".papers.liu2020.smoothness",
+    ".papers.liu2020.convergence", ".papers.yamada2021.l2_sharpening",
+)
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9][a-z0-9_.-]*$")
 
 
-class ClaimError(Exception):
+class ClaimError(UsageError):
     """A claim file or selector that cannot be used; the message says why."""
 
 
 def claim(id: str, *, where: str, statement: str, formula: str, tags=("theory",)):
-    """Decorator turning ``check(ctx) -> Outcome`` into a registered ``Claim``."""
+    """Declare a claim: ``claim(...)(check)`` (or ``@claim(...)`` on ``check(ctx) -> Outcome``), or
+    ``claim(...)(plan=..., decide=..., plot=...)`` for a claim in stages."""
     if not _ID.match(id):
         raise ClaimError(f"claim id {id!r} must look like 'paperkey.name' (lower case)")
     paper = id.split(".", 1)[0]
     tags = tuple(dict.fromkeys((*tags, paper)))
 
-    def wrap(fn) -> Claim:
-        return Claim(id=id, where=where, statement=statement, formula=formula, tags=tags, check=fn)
+    def declare(check=None, *, plan=None, decide=None, plot=None) -> Claim:
+        if check is not None:
+            if plan is not None or decide is not None or plot is not None:
+                raise ClaimError(f"claim {id!r}: give either a check function or plan/decide/plot, not both")
+            return Claim(id, where, statement, formula, tags, plan=_no_units, decide=partial(_by_check, check))
+        if plan is None or decide is None:
+            raise ClaimError(f"claim {id!r}: a claim in stages needs plan and decide (plot is optional)")
+        return Claim(id, where, statement, formula, tags, plan=plan, decide=decide, plot=plot)
 
-    return wrap
+    return declare
+
+
+def _no_units(ctx) -> list:
+    return []
+
+
+def _by_check(check, ctx, results):
+    return check(ctx)
 
 
 def claims_of(module: ModuleType) -> list[Claim]:
@@ -59,7 +83,7 @@ def load_claims_file(path: str | Path) -> list[Claim]:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # the user's file is broken: say where, do not crash with a traceback
+    except (Exception, SystemExit) as exc:  # the user's file is broken (or exits): say where, no traceback
         raise ClaimError(f"claims file {path} failed to import: {type(exc).__name__}: {exc}") from exc
     found = claims_of(module)
     if not found:

@@ -1,8 +1,8 @@
 """The consistency report: claims.json (schema in report_schema.json), report.md, report.html, plots/*.png.
 
 Rendering is pure (``document``, ``render_markdown``, ``render_html``); ``write_report`` is the only I/O,
-and it is atomic: everything is written into a staging folder beside DIR which then replaces DIR, so a
-crash never leaves a half-written report.
+and it is atomic (``advland.outputs.replace_folder``): everything is written into a staging folder beside DIR
+which then replaces DIR, so a crash or a kill never leaves a half-written report.
 """
 from __future__ import annotations
 
@@ -10,13 +10,10 @@ import base64
 import html
 import io
 import json
-import os
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 
-from advland.io import umask_mode
+from advland.outputs import replace_folder
 
 from .model import Verdict, to_jsonable
 from .runner import Result
@@ -38,7 +35,8 @@ def png_bytes(fig) -> bytes:
 
 
 def document(results: list[Result], environment: dict) -> dict:
-    """The claims.json document (see report_schema.json)."""
+    """The claims.json document (see report_schema.json). Each claim lists its units (kind, version, key, params):
+    the computations whose stored numbers its evidence was decided from."""
     claims = []
     for r in results:
         o = r.outcome
@@ -53,6 +51,7 @@ def document(results: list[Result], environment: dict) -> dict:
                 "details": to_jsonable(o.details),
             },
             "counterexample": to_jsonable(o.counterexample),
+            "units": [u.describe() for u in r.units],
             "seconds": round(r.seconds, 3),
         })
     totals = Counter(c["verdict"] for c in claims)
@@ -103,7 +102,8 @@ def render_markdown(doc: dict) -> str:
         if ev["scale_note"]:
             lines += [f"**Scale.** {ev['scale_note']}", ""]
         for chk in ev["checks"]:
-            lines.append(f"- **{chk['name']}**: {chk['verdict']}" + (f" — {chk['note']}" if chk.get("note") else ""))
+            lines.append(f"- **{chk['name']}** (`{chk['key']}`): {chk['verdict']}"
+                         + (f" — {chk['note']}" if chk.get("note") else ""))
             lines += [f"  - {_quantity_line(q)}" for q in chk["evidence"]]
             if "counterexample" in chk:
                 lines.append(f"  - counterexample: `{json.dumps(chk['counterexample'])[:1500]}`")
@@ -133,7 +133,8 @@ def render_html(doc: dict, images: dict[str, bytes]) -> str:
             ce = (f"<details><summary>counterexample</summary><pre>{e(json.dumps(chk['counterexample'], indent=1))}"
                   f"</pre></details>") if "counterexample" in chk else ""
             note = f" — {e(chk['note'])}" if chk.get("note") else ""
-            checks.append(f"<li><b>{e(chk['name'])}</b>: {badge(chk['verdict'])}{note}<ul>{qs}</ul>{ce}</li>")
+            checks.append(f"<li><b>{e(chk['name'])}</b> <code>{e(chk['key'])}</code>: {badge(chk['verdict'])}{note}"
+                          f"<ul>{qs}</ul>{ce}</li>")
         imgs = "".join(f'<figure><img alt="{e(p)}" src="data:image/png;base64,'
                        f'{base64.b64encode(images[p]).decode()}"><figcaption>{e(p)}</figcaption></figure>'
                        for p in ev["plots"])
@@ -159,25 +160,15 @@ def write_report(results: list[Result], environment: dict, out_dir: str | Path) 
     out_dir = Path(out_dir)
     doc = document(results, environment)
     images = {plot_path(r.claim.id, stem): png_bytes(fig) for r in results for stem, fig in r.outcome.plots.items()}
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
-    try:
-        staging.chmod(umask_mode(0o777))
+
+    def fill(staging: Path) -> None:
         (staging / "plots").mkdir()
         for rel, data in images.items():
             (staging / rel).write_bytes(data)
         (staging / "claims.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "report.md").write_text(render_markdown(doc), encoding="utf-8")
         (staging / "report.html").write_text(render_html(doc, images), encoding="utf-8")
-        old = None
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.replace(out_dir, old)
-        os.replace(staging, out_dir)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    replace_folder(out_dir, fill, kind="report")
     return {"dir": str(out_dir), "json": str(out_dir / "claims.json"), "markdown": str(out_dir / "report.md"),
             "html": str(out_dir / "report.html"), "plots": sorted(images)}

@@ -39,9 +39,22 @@ class SearchResult:
     def found(self) -> bool:
         return self.counterexample is not None
 
-    def to_check(self, name: str, *, note: str = "", min_cases: int = 10) -> Check:
+    def as_dict(self) -> dict:
+        """The result as JSON values (what a unit returns); ``from_dict`` reads it back."""
+        return to_jsonable({"n_examples": self.n_examples, "n_vacuous": self.n_vacuous, "min_slack": self.min_slack,
+                            "tolerance": self.tolerance, "seed": self.seed, "counterexample": self.counterexample,
+                            "counterexample_slack": self.counterexample_slack})
+
+    @classmethod
+    def from_dict(cls, d) -> "SearchResult":
+        """The inverse of ``as_dict`` (non-finite numbers come back from their JSON strings)."""
+        slack = d["counterexample_slack"]
+        return cls(int(d["n_examples"]), int(d["n_vacuous"]), float(d["min_slack"]), float(d["tolerance"]),
+                   int(d["seed"]), d["counterexample"], None if slack is None else float(slack))
+
+    def to_check(self, name: str, *, key: str = "", note: str = "", min_cases: int = 10) -> Check:
         """Refuted with the counterexample if one was found; otherwise confirmed when at least ``min_cases``
-        examples met the hypothesis, inconclusive when fewer did."""
+        examples met the hypothesis, inconclusive when fewer did. ``key``: the check's key (default: from name)."""
         cases = Quantity("examples meeting the hypothesis", self.n_examples - self.n_vacuous, bound=min_cases,
                          relation=">=", note=f"{self.n_vacuous} vacuous of {self.n_examples} searched")
         evidence = [cases]
@@ -51,11 +64,11 @@ class SearchResult:
         if self.found:
             ce = {"seed": self.seed, "slack": self.counterexample_slack,
                   "example": to_jsonable(self.counterexample)}
-            return Check(name, Verdict.REFUTED, evidence, ce, note)
+            return Check(name, Verdict.REFUTED, evidence, ce, note, key=key)
         if not cases.holds:
             why = f"only {cases.value} examples met the hypothesis (need {min_cases})"
-            return Check(name, Verdict.INCONCLUSIVE, evidence, note=f"{note}; {why}" if note else why)
-        return Check(name, Verdict.CONFIRMED, evidence, note=note)
+            return Check(name, Verdict.INCONCLUSIVE, evidence, note=f"{note}; {why}" if note else why, key=key)
+        return Check(name, Verdict.CONFIRMED, evidence, note=note, key=key)
 
 
 def search_counterexample(strategy, slack: Callable[[Any], float | None], *, seed: int, max_examples: int = 200,

@@ -1,14 +1,16 @@
 """Bad directions T_ε and the threshold ε̄ (theory/bad_directions.py, theory/multiclass.py) and the claim
-liu2020.bad-directions: properties against independent computations, the claim's verdict at smoke scale, and false
-variants that the same check functions must refute."""
+liu2020.bad-directions: properties against independent computations, the claim's verdict at smoke scale (decided from
+numbers that went through JSON), and false variants that the same units and checks must refute."""
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from advland.claims import liu2020
-from falsify import assert_refuted
 from advland.claims.model import Context, Verdict
+from advland.claims.papers.liu2020 import bad_directions as B
+from advland.claims.runner import evaluate
+from claim_runs import as_json, computed, run_variant, through_json
+from falsify import assert_refuted
 from advland.theory import bad_directions as bd, linear, multiclass as mc
 
 INF = float("inf")
@@ -153,60 +155,60 @@ def test_validation_errors():
 # ---- the claim ----
 
 SMOKE = Context(seed=0, scale="smoke")
+UNITS = B.units(SMOKE)
 
 
 @pytest.fixture(scope="module")
-def outcome():
-    return liu2020.bad_directions.check(SMOKE)
+def raw():
+    return computed(B.CLAIM.plan(SMOKE))
 
 
 @pytest.fixture(scope="module")
-def parts():
-    data = liu2020._bd_data(SMOKE)
-    settings_ = liu2020._bd_settings(data, False)
-    programs = {k: bd.min_loss_program(s["X"], s["y"], s["K"], s["p"]) for k, s in settings_.items()}
-    return data, settings_, programs
+def outcome(raw):
+    return B.CLAIM.decide(SMOKE, through_json(raw))
 
 
 def test_claim_confirmed_at_smoke(outcome):
-    assert outcome.verdict is Verdict.CONFIRMED, [(c.name, c.verdict, c.note) for c in outcome.checks]
-    assert "liu2020_bad_directions" in outcome.plots
+    assert outcome.verdict is Verdict.CONFIRMED, [(c.key, c.verdict, c.note) for c in outcome.checks]
     eps_bar = outcome.details["eps_bar"]
     assert eps_bar["one point, binary, ℓ∞"] == pytest.approx(eps_bar["one point, 3 classes, ℓ∞"])
 
 
-# ---- falsifiability: the same check functions refute false variants ----
+def test_decided_and_drawn_from_stored_numbers(raw, outcome):
+    assert as_json(B.CLAIM.decide(SMOKE, raw)) == as_json(outcome)
+    assert set(B.CLAIM.plot(SMOKE, through_json(raw))) == {"liu2020_bad_directions"}
+
+
+# ---- falsifiability: the same units and checks refute false variants ----
 
 def test_reversed_nesting_is_refuted():
-    assert_refuted(liu2020.bd_nesting_check(SMOKE, reverse=True))
+    assert_refuted(B.nesting_check(*run_variant(UNITS["nesting"], reverse=True)))
 
 
 def test_wrong_norm_in_the_slope_formula_is_refuted():
-    assert_refuted(liu2020.bd_slopes_check(SMOKE, swap_norms=True))
+    assert_refuted(B.slopes_check(*run_variant(UNITS["slopes"], swap_norms=True)))
 
 
-def test_wrong_norm_in_the_closed_forms_is_refuted(parts):
-    assert_refuted(liu2020.bd_formula_check(parts[0], swap_norms=True))
+def test_wrong_norm_in_the_closed_forms_is_refuted():
+    assert_refuted(B.closed_forms_check(*run_variant(UNITS["closed forms"], swap_norms=True)))
 
 
-def test_half_threshold_is_refuted(parts):
-    _, settings_, programs = parts
-    assert_refuted(liu2020.bd_everything_bad_check(SMOKE, settings_, factor=0.5))
-    optimal_at_half, _ = liu2020.bd_minimizer_checks(settings_, programs, factor=0.5)
+def test_half_threshold_is_refuted():
+    result, params = run_variant(UNITS["threshold"], factor=0.5)
+    assert_refuted(B.everything_bad_check(result, params))
+    optimal_at_half, _ = B.minimizer_checks(result, params)
     assert_refuted(optimal_at_half)
 
 
-def test_wrong_margin_norm_threshold_is_refuted(parts):
-    data = parts[0]
-    swapped = liu2020._bd_settings(data, True)
-    programs = {k: bd.min_loss_program(s["X"], s["y"], s["K"], s["p"]) for k, s in swapped.items()}
-    _, tight = liu2020.bd_minimizer_checks(swapped, programs)
+def test_wrong_margin_norm_threshold_is_refuted():
+    _, tight = B.minimizer_checks(*run_variant(UNITS["threshold"], swap_norms=True))
     assert_refuted(tight)
 
 
 def test_solver_failure_is_inconclusive(monkeypatch):
     """A solver that cannot run makes the ε̄ checks inconclusive, never confirmed or refuted."""
     monkeypatch.setattr(mc, "SOLVER_ATTEMPTS", (("NO_SUCH_SOLVER", {}),))
-    out = liu2020.check_bad_directions(SMOKE)
+    out = evaluate(B.CLAIM, SMOKE)
     assert out.verdict is Verdict.INCONCLUSIVE
+    assert out.check("theorem-literal").verdict is Verdict.INCONCLUSIVE
     assert any(c.verdict is Verdict.INCONCLUSIVE and "NO_SUCH_SOLVER" in c.note for c in out.checks)

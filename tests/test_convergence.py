@@ -1,14 +1,16 @@
 """theory.convergence: the tail bound against the Markov/extremal argument, the batched SGD gradients against
-theory.linear, the statistics against scipy; the liu2020.convergence claim at 'smoke'; false tail bounds refuted."""
+theory.linear, the statistics against scipy; the liu2020.convergence claim at 'smoke' (decided from numbers that went
+through JSON); false tail bounds and thresholds refuted."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import stats
 
-from falsify import assert_refuted
-from advland.claims import liu2020
 from advland.claims.model import Context, Verdict
+from advland.claims.papers.liu2020 import convergence as C
+from claim_runs import as_json, computed, run_variant, through_json
+from falsify import assert_refuted
 from advland.theory import convergence, linear
 
 gammas = st.floats(2.0, 100.0)
@@ -115,40 +117,38 @@ def test_thinned_statistics_on_independent_draws():
 
 
 SMOKE = Context(seed=0, scale="smoke")
-
-
-def _by_name(out, fragment):
-    hits = [c for c in out.checks if fragment in c.name]
-    assert len(hits) == 1, [c.name for c in out.checks]
-    return hits[0]
+UNITS = C.units(SMOKE)
 
 
 def test_convergence_claim_at_smoke():
-    out = liu2020.convergence.check(SMOKE)
+    raw = computed(C.CLAIM.plan(SMOKE))
+    out = C.CLAIM.decide(SMOKE, through_json(raw))
     assert out.verdict is Verdict.REFUTED
-    literal = _by_name(out, "literal eq. 12")
+    literal = out.check("literal-eq-12")
     assert literal.verdict is Verdict.REFUTED and literal.counterexample["freq"] == 1.0
-    for fragment in ("corrected: eq. 12", "moment inequality", "two-point laws", "extremal tail",
-                     "ε = 0 converges", "ℓ∞ (uninformative", "ℓ2 beyond"):
-        assert _by_name(out, fragment).verdict is Verdict.CONFIRMED, fragment
-    unconditional = _by_name(out, "unconditional reading")
+    for key in ("corrected-eq-12", "moment-inequality", "two-point-laws", "extremal-tail", "eps-0-converges",
+                "linf-plateau-persists", "l2-beyond-eps-bar"):
+        assert out.check(key).verdict is Verdict.CONFIRMED, key
+    unconditional = out.check("unconditional")
     assert unconditional.verdict is Verdict.REFUTED and unconditional.counterexample["p"] == 2
-    assert set(out.plots) == {"liu2020_convergence_tail", "liu2020_convergence_plateau"}
+    assert as_json(C.CLAIM.decide(SMOKE, raw)) == as_json(out)
+    assert set(C.CLAIM.plot(SMOKE, through_json(raw))) == {"liu2020_convergence_tail", "liu2020_convergence_plateau"}
 
 
 @pytest.mark.parametrize("bound", [lambda g: 1.0 / np.asarray(g) ** 2,
                                    lambda g: convergence.tail_bound(g) / 10.0],
                          ids=["one-over-gamma-squared", "bound-over-ten"])
-def test_too_small_tail_bounds_are_refuted(bound):
-    out = liu2020.check_convergence(SMOKE, bound=bound)
-    for fragment in ("two-point laws", "extremal tail"):
-        check = _by_name(out, fragment)
-        assert check.verdict is Verdict.REFUTED and check.counterexample, fragment
+def test_too_small_tail_bounds_are_refuted(bound, monkeypatch):
+    monkeypatch.setitem(C.TAIL_BOUNDS, "false", bound)
+    result, _ = run_variant(UNITS["bound argument"], bound="false")
+    for check in C.bound_checks(result):
+        assert_refuted(check)
 
 
+@pytest.mark.slow
 def test_a_threshold_far_below_eps_l_thetax_is_refuted_by_the_sgd_data():
     """The ε > 0 check can fail: with the threshold γεL_θx/100 the large-gradient event is frequent at T and at 4T."""
-    out = liu2020.check_convergence(SMOKE, threshold_scale=0.01)
-    check = _by_name(out, "corrected: eq. 12 for ε > 0")
-    assert_refuted(check)
-    assert "4T" in check.counterexample["event"]
+    result, _ = run_variant(UNITS["sgd"], threshold_scale=0.01)
+    _, corrected, _ = C.tail_checks(result)
+    assert_refuted(corrected)
+    assert "4T" in corrected.counterexample["event"]

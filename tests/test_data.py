@@ -364,26 +364,3 @@ def test_random_crop_flip_validates_inputs():
         data.random_crop_flip(torch.rand(1, 1, 4, 4), 0)
     with pytest.raises(ValueError, match="float"):
         data.random_crop_flip(torch.zeros(1, 4, 4), torch.Generator())
-
-
-@pytest.mark.parametrize("drop_last", [False, True])
-def test_iterate_batches_covers_data(drop_last):
-    x, y = torch.arange(23.0).view(23, 1), torch.arange(23)
-    plain = list(data.iterate_batches(x, y, 5, drop_last=drop_last))
-    assert [len(b[0]) for b in plain] == ([5] * 4 if drop_last else [5] * 4 + [3])
-    assert torch.equal(torch.cat([b[0] for b in plain]).view(-1), x.view(-1)[: 20 if drop_last else 23])
-    g = torch.Generator().manual_seed(5)
-    shuffled = list(data.iterate_batches(x, y, 5, shuffle=True, generator=g, drop_last=drop_last))
-    seen = torch.cat([b[1] for b in shuffled])
-    assert len(set(seen.tolist())) == len(seen) == (20 if drop_last else 23)
-    assert all(torch.equal(b[0].view(-1), b[1].float()) for b in shuffled)
-    again = list(data.iterate_batches(x, y, 5, shuffle=True, generator=torch.Generator().manual_seed(5),
-                                      drop_last=drop_last))
-    assert all(torch.equal(a[1], b[1]) for a, b in zip(shuffled, again))
-
-
-def test_iterate_batches_validates():
-    with pytest.raises(ValueError, match="length"):
-        list(data.iterate_batches(torch.zeros(3), torch.zeros(4), 2))
-    with pytest.raises(ValueError, match="batch_size"):
-        list(data.iterate_batches(torch.zeros(3), torch.zeros(3), 0))

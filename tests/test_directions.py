@@ -5,8 +5,8 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch import nn
 
-from advland.empirical.landscape.directions import (NORMALIZATIONS, global_norm, normalization_param_names, normalize,
-                                                   place, random_direction, select)
+from advland.empirical.core.params import select_params
+from advland.empirical.landscape.directions import NORMALIZATIONS, global_norm, normalize, place, random_direction
 from advland.empirical.landscape.hessian import top_eigen_direction
 from advland.empirical.models import build_model
 
@@ -28,7 +28,7 @@ MODELS = (small_resnet(), small_vgg_like())
 @given(seed=st.integers(0, 2 ** 31 - 1))
 def test_filter_normalization_matches_row_norms_and_zeroes_1d(seed):
     for model in MODELS:
-        params = select(model, "all")
+        params = select_params(model, "all")
         d = random_direction(params, torch.Generator().manual_seed(seed), "filter")
         for (name, p), di in zip(params, d):
             if p.ndim > 1:
@@ -40,7 +40,7 @@ def test_filter_normalization_matches_row_norms_and_zeroes_1d(seed):
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2 ** 31 - 1))
 def test_filter_all_normalizes_1d_tensors_elementwise(seed):
-    params = select(MODELS[1], "all")
+    params = select_params(MODELS[1], "all")
     d = random_direction(params, torch.Generator().manual_seed(seed), "filter-all")
     for (_, p), di in zip(params, d):
         if p.ndim == 1:
@@ -50,7 +50,7 @@ def test_filter_all_normalizes_1d_tensors_elementwise(seed):
 
 
 def test_layer_and_unit_normalizations():
-    params = select(small_resnet(), "weights")
+    params = select_params(small_resnet(), "weights")
     g = torch.Generator().manual_seed(3)
     for (_, p), di in zip(params, random_direction(params, g, "layer")):
         torch.testing.assert_close(di.norm(), p.detach().norm())
@@ -58,7 +58,7 @@ def test_layer_and_unit_normalizations():
 
 
 def test_same_generator_seed_gives_same_direction():
-    params = select(small_resnet(), "all")
+    params = select_params(small_resnet(), "all")
     for norm in NORMALIZATIONS:
         a = random_direction(params, torch.Generator().manual_seed(5), norm)
         b = random_direction(params, torch.Generator().manual_seed(5), norm)
@@ -71,26 +71,13 @@ def test_zero_weight_row_gets_zero_direction():
     lin = nn.Linear(3, 2)
     with torch.no_grad():
         lin.weight[0].zero_()
-    params = select(lin, "weights")
+    params = select_params(lin, "weights")
     d = random_direction(params, torch.Generator().manual_seed(0), "filter")[0]
     assert torch.count_nonzero(d[0]) == 0 and float(d[1].norm()) == pytest.approx(float(lin.weight[1].detach().norm()))
 
 
-def test_selection_sets():
-    model = small_resnet()
-    bn = normalization_param_names(model)
-    assert bn and all("bn" in n or "shortcut.1" in n for n in bn)
-    no_norm = [n for n, _ in select(model, "no-norm")]
-    assert not set(no_norm) & bn and len(no_norm) + len(bn) == len(list(model.parameters()))
-    assert all(p.ndim > 1 for _, p in select(model, "weights"))
-    with pytest.raises(ValueError, match="parameter set"):
-        select(model, "biases")
-    with pytest.raises(ValueError, match="matches no"):
-        select(nn.BatchNorm1d(3), "no-norm")
-
-
 def test_normalize_rejects_bad_input():
-    params = select(nn.Linear(3, 2), "all")
+    params = select_params(nn.Linear(3, 2), "all")
     with pytest.raises(ValueError, match="normalization"):
         normalize([torch.ones(2, 3), torch.ones(2)], params, "max")
     with pytest.raises(ValueError, match="shapes"):
@@ -103,7 +90,7 @@ def test_normalize_rejects_bad_input():
 
 def test_place_is_exact_and_does_not_drift():
     lin = nn.Linear(4, 3).double()
-    params = select(lin, "all")
+    params = select_params(lin, "all")
     base = [p.detach().clone() for _, p in params]
     d = random_direction(params, torch.Generator().manual_seed(0), "filter-all")
     for a in torch.linspace(-1, 1, 11).tolist():

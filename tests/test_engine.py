@@ -1,14 +1,20 @@
-"""The claim model, the counterexample search, selection and the runner: properties, not examples."""
+"""The claim model (checks, units, the staged protocol), the counterexample search, selection and the runner:
+properties, not examples."""
+import importlib
+import json
 import math
+import pkgutil
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from advland.claims.model import Check, Context, Outcome, Quantity, Verdict, worst
-from advland.claims.registry import ClaimError, claim, load_claims_file, select
-from advland.claims.runner import run_claim
-from advland.claims.search import search_counterexample
+from advland.claims import papers
+from advland.claims.model import Check, Context, Outcome, Quantity, Unit, Verdict, kind_of, unit_kind, worst
+from advland.claims.registry import BUILTIN_MODULES, ClaimError, all_claims, claim, claims_of, load_claims_file, select
+from advland.claims.runner import evaluate, execute, run_claim, run_claims
+from advland.claims.search import SearchResult, search_counterexample
+from advland.io import dumps
 
 verdicts = st.sampled_from(list(Verdict))
 reals = st.floats(-1e6, 1e6, allow_nan=False)
@@ -52,6 +58,24 @@ def test_quantity_needs_bound_and_relation_together():
         Quantity("q", 1.0, bound=2.0, relation="~")
 
 
+def test_check_keys_are_slugs_defaulting_to_the_name():
+    assert Check("Bullet 2 as written (V_ε ≤ 0)", Verdict.CONFIRMED).key == "bullet-2-as-written-v-0"
+    assert Check("shown title", Verdict.CONFIRMED, key="literal-bullet-2").as_dict()["key"] == "literal-bullet-2"
+    for bad in ("Upper", "two--hyphens", "-lead", "space here", "ünï"):
+        with pytest.raises(ValueError, match="slug"):
+            Check("c", Verdict.CONFIRMED, key=bad)
+
+
+def test_check_keys_are_unique_within_an_outcome_and_select_checks():
+    a, b = Check("first", Verdict.CONFIRMED, key="a"), Check("second", Verdict.REFUTED, {}, key="b")
+    out = Outcome("s", [a, b])
+    assert out.check("b") is b
+    with pytest.raises(KeyError, match="a, b"):
+        out.check("c")
+    with pytest.raises(ValueError, match="repeated: a"):
+        Outcome("s", [a, Check("other title", Verdict.CONFIRMED, key="a")])
+
+
 def test_check_from_quantities_refutes_and_names_failure():
     qs = [Quantity("a", 1.0, bound=2.0, relation="<="), Quantity("b", 3.0, bound=2.0, relation="<=")]
     c = Check.from_quantities("c", qs)
@@ -65,7 +89,7 @@ def test_outcome_verdict_is_aggregated_and_counterexample_comes_from_refuting_ch
     ok = Check("ok", Verdict.CONFIRMED)
     bad = Check("bad", Verdict.REFUTED, counterexample={"x": 1})
     o = Outcome("s", [ok, bad])
-    assert o.verdict is Verdict.REFUTED and o.counterexample == {"check": "bad", "x": 1}
+    assert o.verdict is Verdict.REFUTED and o.counterexample == {"check": "bad", "check_key": "bad", "x": 1}
     assert Outcome("s", [ok]).counterexample is None
 
 
@@ -148,6 +172,7 @@ def test_runner_turns_exceptions_and_bad_returns_into_error():
     boom = _claim("x.boom", check=lambda ctx: 1 / 0)
     r = run_claim(boom, Context(scale="smoke"))
     assert r.verdict is Verdict.ERROR and "ZeroDivisionError" in r.outcome.summary
+    assert r.outcome.details["traceback"].startswith("Traceback (most recent call last)")
     wrong = _claim("x.wrong", check=lambda ctx: "confirmed")
     assert run_claim(wrong, Context()).verdict is Verdict.ERROR
     empty = _claim("x.empty", check=lambda ctx: Outcome("nothing", []))
@@ -164,3 +189,151 @@ def test_vacuous_examples_are_counted_apart_and_too_few_is_inconclusive():
     assert r.to_check("s", min_cases=r.n_examples + 1).verdict is Verdict.INCONCLUSIVE
     never = search_counterexample(st.floats(-10, 10), lambda x: None, seed=0, max_examples=50)
     assert never.n_vacuous == never.n_examples and never.to_check("s").verdict is Verdict.INCONCLUSIVE
+
+
+def test_search_result_survives_json():
+    """A search as a unit stores ``as_dict``; the check decided from the stored dict is the same, infinities too."""
+    found = search_counterexample(st.floats(-10, 10), lambda x: x * x - x, seed=3, max_examples=100)
+    vacuous = search_counterexample(st.floats(-10, 10), lambda x: None, seed=0, max_examples=20)
+    for r in (found, vacuous):
+        back = SearchResult.from_dict(json.loads(dumps(r.as_dict())))
+        assert back.to_check("c", key="k").as_dict() == r.to_check("c", key="k").as_dict()
+    assert vacuous.min_slack == math.inf and json.loads(dumps(vacuous.as_dict()))["min_slack"] == "inf"
+
+
+# ---- units ----
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+                           max_leaves=8)
+
+
+@given(st.dictionaries(st.text(), json_values, max_size=4))
+def test_unit_key_is_the_hash_of_the_canonical_json(params):
+    u = Unit("t.kind", params)
+    assert len(u.key) == 16 and set(u.key) <= set("0123456789abcdef")
+    assert Unit("t.kind", dict(reversed(list(params.items())))).key == u.key   # key order is irrelevant
+    assert Unit("t.kind", json.loads(dumps(params))).key == u.key              # so is a trip through JSON
+    assert Unit("t.other", params).key != u.key and Unit("t.kind", params, version="2").key != u.key
+    assert Unit("t.kind", {**params, "extra-param": 1}).key != u.key
+
+
+def test_unit_params_follow_the_json_rule_and_are_validated():
+    u = Unit("t.kind", {"p": np.inf, "n": np.int64(3), "grid": (0.5, np.float64(1.0))})
+    assert dict(u.params) == {"p": "inf", "n": 3, "grid": [0.5, 1.0]}
+    assert u == Unit("t.kind", {"grid": [0.5, 1.0], "n": 3, "p": "inf"}) and len({u, Unit("t.kind", u.params)}) == 1
+    assert u.describe() == {"kind": "t.kind", "version": "1", "key": u.key, "params": dict(u.params)}
+    with pytest.raises(ValueError, match="JSON"):
+        Unit("t.kind", {"f": lambda: 1})
+    with pytest.raises(ValueError, match="paperkey.name"):
+        Unit("NoDot", {})
+    with pytest.raises(TypeError):
+        u.params["n"] = 4
+    assert u.with_params(n=4).params["n"] == 4 and u.params["n"] == 3
+    with pytest.raises(ValueError, match="no parameter nn"):
+        u.with_params(nn=4)
+
+
+@unit_kind("t.engine-square", version="3")
+def _square(*, x: float, power: int = 2) -> dict:
+    return {"value": x ** power, "array": np.arange(2) * x, "inf": math.inf}
+
+
+def test_unit_kind_fills_defaults_validates_and_computes_json_numbers():
+    u = _square.unit(x=3.0)
+    assert dict(u.params) == {"x": 3.0, "power": 2} and u.version == "3"
+    assert u.key == _square.unit(x=3.0, power=2).key   # a default given or filled in: the same unit
+    for bad in (dict(), dict(x=1.0, y=2)):
+        with pytest.raises(ValueError, match="t.engine-square"):
+            _square.unit(**bad)
+    assert kind_of(u) is _square and execute(u) == {"value": 9.0, "array": [0.0, 3.0], "inf": "inf"}
+    with pytest.raises(KeyError, match="version"):
+        kind_of(Unit("t.engine-square", u.params, version="1"))
+    with pytest.raises(KeyError, match="no unit kind"):
+        kind_of(Unit("t.unknown", {}))
+    with pytest.raises(ValueError, match="registered twice"):
+        unit_kind("t.engine-square")(lambda *, x: {})
+
+
+# ---- the staged protocol and the runner ----
+
+_CALLS: list = []   # the inputs t.engine-count computed, in order
+
+
+@unit_kind("t.engine-count")
+def _count(*, x: float) -> dict:
+    if x < 0:
+        raise ValueError("negative input to the unit")
+    _CALLS.append(x)
+    return {"x": x}
+
+
+def _staged(id_, *, fail=None):
+    """A claim in stages over the unit kind t.engine-count: plan two units, decide from their sum, plot it;
+    ``fail`` names the stage that breaks."""
+    def plan(ctx):
+        if fail == "plan":
+            return "not a list"
+        return [_count.unit(x=-1.0 if fail == "compute" else 1.0), _count.unit(x=float(ctx.seed))]
+
+    def decide(ctx, results):
+        if fail == "decide":
+            raise RuntimeError("decide failed")
+        total = sum(results[u.key]["x"] for u in plan(ctx))
+        return Outcome("sum", [Check.from_quantities("sum is positive", [Quantity("sum", total, bound=0.0,
+                                                                                   relation=">")], key="positive")])
+
+    def plot(ctx, results):
+        if fail == "plot":
+            raise RuntimeError("plot failed")
+        from matplotlib.figure import Figure
+        fig = Figure()
+        fig.add_subplot().plot([results[u.key]["x"] for u in plan(ctx)])
+        return {"values": fig}
+
+    return claim(id_, where="w", statement="s", formula="f")(plan=plan, decide=decide, plot=plot)
+
+
+def test_staged_claim_plans_executes_decides_and_plots():
+    _CALLS.clear()
+    c = _staged("t.staged")
+    r = run_claim(c, Context(seed=2))
+    assert r.verdict is Verdict.CONFIRMED and set(r.outcome.plots) == {"values"}
+    assert [u.params["x"] for u in r.units] == [1.0, 2.0] and _CALLS == [1.0, 2.0]
+    assert evaluate(c, Context(seed=2)).check("positive").evidence[0].value == 3.0
+
+
+def test_runner_computes_a_unit_shared_by_claims_once():
+    _CALLS.clear()
+    results = run_claims([_staged("t.a"), _staged("t.b")], Context(seed=1))   # each plans x=1.0 twice: computed once
+    assert [r.verdict for r in results] == [Verdict.CONFIRMED] * 2 and _CALLS == [1.0]
+
+
+@pytest.mark.parametrize("fail, message", [("plan", "list of Unit"), ("decide", "decide failed"),
+                                           ("plot", "plot failed"), ("compute", "negative input to the unit")])
+def test_a_failure_in_any_stage_is_an_error_with_the_whole_traceback(fail, message):
+    r = run_claim(_staged("t.fails", fail=fail), Context(seed=1))
+    assert r.verdict is Verdict.ERROR and message in r.outcome.summary
+    tb = r.outcome.details["traceback"]
+    assert tb.startswith("Traceback (most recent call last)") and message in tb
+    assert "run_claim" in tb   # the outermost frame is kept, not only the last lines
+
+
+def test_a_claim_is_either_a_check_or_stages():
+    stage = dict(where="w", statement="s", formula="f")
+    with pytest.raises(ClaimError, match="plan and decide"):
+        claim("t.half", **stage)(plan=lambda ctx: [])
+    with pytest.raises(ClaimError, match="not both"):
+        claim("t.both", **stage)(lambda ctx: None, plan=lambda ctx: [])
+
+
+def test_every_claim_module_under_papers_is_built_in():
+    """A claim file added under papers/ must be listed in BUILTIN_MODULES (which fixes the report order)."""
+    declaring = set()
+    for info in pkgutil.walk_packages(papers.__path__, papers.__name__ + "."):
+        if claims_of(importlib.import_module(info.name)):
+            declaring.add(info.name)
+    listed = {importlib.import_module(m, "advland.claims").__name__ for m in BUILTIN_MODULES}
+    assert declaring == listed
+    ids = [c.id for c in all_claims()]
+    assert len(ids) == len(set(ids)) >= 5

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from advland.empirical.attacks import pgd
-from advland.empirical.landscape.directions import select
+from advland.empirical.core.params import select_params
+from advland.empirical.core.state import snapshot, state_equal
 from advland.empirical.landscape.flatness import average_flatness, radii, sphere_sample, worst_flatness
 from advland.empirical.landscape.hessian import top_eigenvector
-from advland.empirical.core.state import snapshot, state_equal
 
 ATTACK = functools.partial(pgd, eps=0.05, steps=2)
 
@@ -41,21 +41,16 @@ def scaled(model, alpha):
     return m
 
 
-def data(n=16, dtype=torch.float64):
-    g = torch.Generator().manual_seed(1)
-    return torch.rand(n, 2, 4, 4, generator=g, dtype=dtype), torch.randint(0, 4, (n,), generator=g)
-
-
 @pytest.mark.parametrize("alpha", [0.5, 4.0])
-def test_scaling_keeps_the_function(alpha):
+def test_scaling_keeps_the_function(alpha, bn_data):
     for dtype in (torch.float32, torch.float64):
-        model, (x, _) = bn_relu_net(dtype), data(dtype=dtype)
+        model, (x, _) = bn_relu_net(dtype), bn_data(16, dtype=dtype)
         torch.testing.assert_close(scaled(model, alpha)(x), model(x), rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("alpha", [0.5, 4.0])
-def test_relative_flatness_is_scale_invariant_absolute_and_hessian_are_not(alpha):
-    model, (x, y) = bn_relu_net(), data()
+def test_relative_flatness_is_scale_invariant_absolute_and_hessian_are_not(alpha, bn_data):
+    model, (x, y) = bn_relu_net(), bn_data(16)
     other = scaled(model, alpha)
     for attack in (None, ATTACK):
         a, b = (average_flatness(m, x, y, xi=0.5, samples=2, attack=attack, seed=4) for m in (model, other))
@@ -77,7 +72,7 @@ def test_relative_flatness_is_scale_invariant_absolute_and_hessian_are_not(alpha
     assert lam_scaled == pytest.approx(lam / alpha ** 2, rel=1e-5)
 
 
-def test_relative_flatness_is_invariant_to_relu_rescaling_without_bn():
+def test_relative_flatness_is_invariant_to_relu_rescaling_without_bn(bn_data):
     """Layer 1 (weight and bias) x alpha and layer 2 weight / alpha: the same function by positive
     homogeneity of ReLU, and the relative balls move with it (Stutz et al. §3.1)."""
     torch.manual_seed(2)
@@ -87,7 +82,7 @@ def test_relative_flatness_is_invariant_to_relu_rescaling_without_bn():
         other[1].weight.mul_(3.0)
         other[1].bias.mul_(3.0)
         other[3].weight.div_(3.0)
-    x, y = data()
+    x, y = bn_data(16)
     torch.testing.assert_close(other(x), model(x))
     a, b = (average_flatness(m, x, y, xi=0.3, samples=2, attack=ATTACK, seed=1) for m in (model, other))
     assert b["flatness"] == pytest.approx(a["flatness"], rel=1e-6)
@@ -109,27 +104,27 @@ def test_worst_case_on_linear_model_matches_first_order_optimum():
     assert res["loss"] == "clean"
 
 
-def test_zero_radius_gives_zero_flatness():
-    model, (x, y) = bn_relu_net(), data()
+def test_zero_radius_gives_zero_flatness(bn_data):
+    model, (x, y) = bn_relu_net(), bn_data(16)
     assert average_flatness(model, x, y, xi=0.0, samples=2, attack=ATTACK)["flatness"] == 0.0
     assert worst_flatness(model, x, y, xi=0.0, eps=0.05, steps=2, attempts=2)["flatness"] == 0.0
 
 
 def test_spheres_and_radii():
     model = bn_relu_net()
-    params = select(model, "no-norm")
+    params = select_params(model, "no-norm")
     rad = radii(params, 0.3, "relative")
     g = torch.Generator().manual_seed(0)
     for nu, r, (_, p) in zip(sphere_sample(params, rad, g), rad, params):
-        assert float(nu.norm()) == pytest.approx(r, rel=1e-12) and r == pytest.approx(0.3 * float(p.norm()))
+        assert float(nu.norm()) == pytest.approx(r, rel=1e-12) and r == pytest.approx(0.3 * float(p.detach().norm()))
     for nu, r in zip(sphere_sample(params, rad, g, inside=True), rad):
         assert float(nu.norm()) <= r * (1 + 1e-12)
     assert radii(params, 0.3, "absolute") == [0.3] * len(params)
 
 
 @pytest.mark.parametrize("bn_mode", ["eval", "train"])
-def test_state_untouched_and_normalization_layers_excluded(bn_mode):
-    model, (x, y) = bn_relu_net(), data()
+def test_state_untouched_and_normalization_layers_excluded(bn_mode, bn_data):
+    model, (x, y) = bn_relu_net(), bn_data(16)
     model.train()
     before = snapshot(model)
     avg = average_flatness(model, x, y, xi=0.5, samples=2, attack=ATTACK, bn_mode=bn_mode)
@@ -139,8 +134,8 @@ def test_state_untouched_and_normalization_layers_excluded(bn_mode):
         assert res["params"] == ["0.weight", "0.bias", "4.weight", "4.bias"] and res["bn_mode"] == bn_mode
 
 
-def test_rejects_bad_settings():
-    model, (x, y) = bn_relu_net(), data()
+def test_rejects_bad_settings(bn_data):
+    model, (x, y) = bn_relu_net(), bn_data(16)
     with pytest.raises(ValueError, match="xi"):
         average_flatness(model, x, y, xi=-0.1)
     with pytest.raises(ValueError, match="ball"):

@@ -17,8 +17,8 @@ from torch.func import functional_call
 
 from advland.empirical.landscape import eigen
 from advland.empirical.landscape.hessian import HessianOperator, top_eigenvector
-from advland.empirical.landscape.hvp import (HVP_FUNCTIONS, gradient, hvp_finite_difference, loss_value,
-                           select_params)
+from advland.empirical.core.params import select_params
+from advland.empirical.landscape.hvp import HVP_FUNCTIONS, gradient, hvp_finite_difference, loss_value
 from advland.empirical.core.state import preserved, snapshot, state_equal
 
 FAST = settings(max_examples=8, deadline=None)
@@ -149,6 +149,52 @@ def test_bn_train_mode_routes_agree_with_dense():
     for op in ops:
         torch.testing.assert_close(op.matvec(v), h @ v, rtol=1e-9, atol=1e-11)
     assert state_equal(before, snapshot(model))
+
+
+@pytest.mark.parametrize("bn_mode", ["eval", "train"])
+def test_retained_graph_matches_recomputation_and_dense(bn_mode):
+    model, x, y = bn_cnn()
+    params = select_params(model)
+    with preserved(model, bn_mode):
+        h = dense_hessian(model, params, x, y)
+    retained = HessianOperator(model, x, y, bn_mode=bn_mode, batch_size=10)
+    graph = retained.describe()["hvp_graph"]
+    assert graph["retained"] and graph["saved_bytes"] > 0
+    just_below = HessianOperator(model, x, y, bn_mode=bn_mode, batch_size=10, memory_budget=graph["saved_bytes"] - 1)
+    assert not just_below.describe()["hvp_graph"]["retained"]
+    assert just_below.loss_value == pytest.approx(retained.loss_value, rel=1e-12)
+    g = torch.Generator().manual_seed(2)
+    for _ in range(3):
+        v = torch.randn(retained.dim, generator=g, dtype=torch.float64)
+        torch.testing.assert_close(retained.matvec(v), h @ v, rtol=1e-9, atol=1e-11)
+        torch.testing.assert_close(just_below.matvec(v), retained.matvec(v), rtol=1e-10, atol=1e-12)
+
+
+def test_retained_graph_refuses_parameters_changed_in_place():
+    model, x, y = mlp(0)
+    op = HessianOperator(model, x, y)
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        op.matvec(torch.ones(op.dim, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("method", sorted(HVP_FUNCTIONS))
+@pytest.mark.parametrize("memory_budget", [0, 2**30])
+@pytest.mark.parametrize("bn_mode", ["eval", "train"])
+def test_hvps_leave_graphs_held_over_the_model_usable(method, memory_budget, bn_mode):
+    """Nothing is written into the model: a graph built over it before (saving its parameters and, in eval
+    mode, its BN running statistics) still back-propagates after the operator's HVPs, to the same gradient."""
+    model, x, y = bn_cnn()
+    model.eval()
+    tensors = list(model.parameters())
+    held = F.cross_entropy(model(x), y)
+    before = torch.autograd.grad(held, tensors, retain_graph=True)
+    op = HessianOperator(model, x, y, bn_mode=bn_mode, method=method, batch_size=4, memory_budget=memory_budget)
+    op.lanczos(k=1, max_iter=3)
+    op.hutchinson_trace(num_samples=2)
+    for a, b in zip(before, torch.autograd.grad(held, tensors)):
+        assert torch.equal(a, b)
 
 
 # ---------------------------------------------------------------- eigen-solvers vs eigh

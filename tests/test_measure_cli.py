@@ -1,7 +1,6 @@
 """`advland measure ...` end to end on a tiny LeNet run over 20 MNIST test images: JSON + PNG next to the
 run, recorded settings, and clear failures (no checkpoint, empty parameter subset, NaN losses, a
 non-converged eigen-solve kept with its flag)."""
-import argparse
 import json
 import math
 import os
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from advland import measure_commands as measure_cli
+from advland import cli
 from advland.empirical.train.checkpoint import save_checkpoint
 from advland.io import write_json
 from advland.empirical.models import build_model
@@ -21,13 +20,14 @@ COMMON = ["--subset", "20", "--steps", "2", "--batch-size", "10"]
 
 
 def advland(*argv) -> int:
-    parser = argparse.ArgumentParser(prog="advland")
-    measure_cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args([str(a) for a in argv])
-    return args.func(args)
+    """The exit status of ``advland ARGV``, argparse's own errors included."""
+    try:
+        return cli.main([str(a) for a in argv])
+    except SystemExit as e:
+        return e.code
 
 
-def make_run(path: Path, nan: bool = False) -> Path:
+def make_run(path: Path, nan: bool = False, **recorded) -> Path:
     torch.manual_seed(0)
     model = build_model("lenet", width=1)
     if nan:
@@ -36,7 +36,7 @@ def make_run(path: Path, nan: bool = False) -> Path:
     path.mkdir()
     save_checkpoint(path / "checkpoint.pt", {"model": model.state_dict()})
     write_json(path / "config.json", {"model": "lenet", "width": 1, "dataset": "mnist", "num_classes": 10,
-                                      "method": "at", "eps": 0.1, "norm": "linf", "seed": 0})
+                                      "method": "at", "eps": 0.1, "norm": "linf", "seed": 0, **recorded})
     return path
 
 
@@ -54,7 +54,7 @@ def read(path: Path) -> dict:
 def test_scan_writes_json_and_png_next_to_run(run):
     assert advland("measure", "scan", "--run", run, *COMMON, "--points", "3", "--frozen",
                    "--normalization", "filter-all") == 0
-    res = read(run / "measure-scan.json")
+    res = read(next(run.glob("measure-scan-*.json")))   # the setting's key in the name
     assert res["bn_mode"] == "eval" and res["adversarial"] == "frozen" and res["eps"] == 0.1
     assert res["coords"] == [[-1.0, 0.0, 1.0]] and all(math.isfinite(v) for v in res["loss"])
     assert not list(run.glob(".*"))  # no temp files left behind
@@ -111,7 +111,7 @@ def test_flatness_and_cosine(run, tmp_path):
         res = read(out)
         assert res["kind"] == kind and math.isfinite(res["flatness"])
     out = tmp_path / "cos.json"
-    assert advland("measure", "cosine", "--run", run, *COMMON, "--direction", "random", "--scales", "0,0.5",
+    assert advland("measure", "cosine", "--run", run, *COMMON, "--direction", "random", "--scales", "0", "0.5",
                    "--out", out) == 0
     assert [r["scale"] for r in read(out)["rows"]] == [0.0, 0.5]
 
@@ -123,12 +123,22 @@ def test_clear_errors(run, tmp_path, capsys):
     (empty / "config.json").write_text((run / "config.json").read_text())
     assert advland("measure", "scan", "--run", empty, *COMMON) == 2
     assert "checkpoint.pt is missing" in capsys.readouterr().err
+    assert advland("measure", "scan", "--run", tmp_path / "none", *COMMON) == 2
+    assert "no such folder" in capsys.readouterr().err
     assert advland("measure", "scan", "--run", run, *COMMON, "--include", "nosuchlayer") == 2
     assert "matches no parameter" in capsys.readouterr().err
     assert advland("measure", "scan", "--run", run, *COMMON, "--eps", "-1") == 2
     assert "eps" in capsys.readouterr().err
     assert advland("measure", "flatness", "--run", run, *COMMON, "--include", "conv") == 2
-    assert "scan and cosine only" in capsys.readouterr().err
+    assert "unrecognized arguments: --include" in capsys.readouterr().err   # scan and cosine only
+    for argv, message in ((["scan", "--dims", "2", "--direction", "eigen"], "--dims 2 needs --direction random"),
+                          (["scan", "--include", "conv", "--direction", "eigen"], "random directions only"),
+                          (["cosine", "--eps", "0"], "needs --eps > 0"),
+                          (["flatness", "--kind", "worst", "--norm", "l2"], "L-inf only"),
+                          (["hessian", "--subset", "20000"], "20000"),
+                          (["hessian", "--out", empty], "is a folder")):
+        assert advland("measure", argv[0], "--run", run, *COMMON, *argv[1:]) == 2
+        assert message in capsys.readouterr().err
 
 
 @needs_data
@@ -136,13 +146,23 @@ def test_nan_losses_are_reported(tmp_path, capsys):
     broken = make_run(tmp_path / "broken", nan=True)
     assert advland("measure", "scan", "--run", broken, *COMMON, "--eps", "0", "--points", "2") == 1
     assert "NaN/inf losses" in capsys.readouterr().err
-    assert read(broken / "measure-scan.json")["loss"] == ["nan", "nan"]   # advland.io: non-finite as strings
+    assert read(next(broken.glob("measure-scan-*.json")))["loss"] == ["nan", "nan"]   # advland.io: non-finite as strings
     assert advland("measure", "hessian", "--run", broken, *COMMON, "--eps", "0") == 1
     assert "undefined" in capsys.readouterr().err
 
 
-def test_registered_in_the_advland_command_line():
-    from advland.cli import build_parser
+@needs_data
+def test_the_data_folder_recorded_in_the_run_is_used(tmp_path, monkeypatch, capsys):
+    recorded = make_run(tmp_path / "recorded", data_dir=os.environ["ADVLAND_DATA"])
+    monkeypatch.delenv("ADVLAND_DATA")
+    assert advland("measure", "scan", "--run", recorded, *COMMON, "--eps", "0", "--points", "1") == 0
+    elsewhere = make_run(tmp_path / "elsewhere", data_dir=str(tmp_path / "moved"))
+    assert advland("measure", "scan", "--run", elsewhere, *COMMON, "--eps", "0", "--points", "1") == 2
+    assert str(tmp_path / "moved") in capsys.readouterr().err
 
-    args = build_parser().parse_args(["measure", "flatness", "--run", "somewhere", "--kind", "worst"])
-    assert args.func is measure_cli.handle and args.measure == "flatness" and args.kind == "worst"
+
+def test_registered_in_the_advland_command_line():
+    from advland.measure_commands import handle
+
+    args = cli.build_parser().parse_args(["measure", "flatness", "--run", "somewhere", "--kind", "worst"])
+    assert args.func is handle and args.measure == "flatness" and args.kind == "worst"

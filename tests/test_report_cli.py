@@ -16,7 +16,7 @@ SCHEMA = json.loads(SCHEMA_PATH.read_text())
 
 USER_FILE = '''
 from matplotlib.figure import Figure
-from advland.claims import claim, Check, Outcome, Quantity, Verdict
+from advland.claims import claim, unit_kind, Check, Outcome, Quantity, Verdict
 
 @claim("t.good", where="here", statement="s", formula="f")
 def good(ctx):
@@ -31,6 +31,20 @@ def refuted(ctx):
 @claim("t.crash", where="here", statement="s", formula="f", tags=("theory", "crashy"))
 def crash(ctx):
     raise RuntimeError("solver exploded")
+
+@unit_kind("t.double")
+def double(*, x: float) -> dict:
+    return {"y": 2 * x}
+
+def plan(ctx):
+    return [double.unit(x=float(ctx.seed + 1))]
+
+def decide(ctx, results):
+    (u,) = plan(ctx)
+    gap = Quantity("y − 2x", results[u.key]["y"] - 2 * u.params["x"], bound=0.0, relation="==")
+    return Outcome("doubled", [Check.from_quantities("y = 2x", [gap], key="doubled")])
+
+staged = claim("t.staged", where="here", statement="s", formula="f")(plan=plan, decide=decide)
 '''
 
 
@@ -71,6 +85,8 @@ def test_exit_status(tmp_path, user_file):
     doc = json.loads((tmp_path / "report" / "claims.json").read_text())
     assert doc["claims"][0]["verdict"] == "error"
     assert "solver exploded" in doc["claims"][0]["evidence"]["summary"]
+    traceback = doc["claims"][0]["evidence"]["details"]["traceback"]
+    assert traceback.startswith("Traceback") and "run_claim" in traceback and "solver exploded" in traceback
     assert verify(tmp_path, "--claims", user_file, "--only", "t.refuted", "--fail-on-refuted")[0] == cli.EXIT_FAILED
     assert verify(tmp_path, "--claims", user_file, "--only", "nothing.like.this")[0] == cli.EXIT_USAGE
     assert verify(tmp_path, "--claims", str(tmp_path / "absent.py"))[0] == cli.EXIT_USAGE
@@ -122,6 +138,18 @@ def test_write_report_is_atomic(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no staging folder left behind
 
 
+def test_a_claim_in_stages_reports_its_units(tmp_path, user_file):
+    code, out = verify(tmp_path, "--claims", user_file, "--only", "t.staged", "t.good", "--seed", "4")
+    doc = json.loads((out / "claims.json").read_text())
+    jsonschema.validate(doc, SCHEMA)
+    staged, good = (next(c for c in doc["claims"] if c["id"] == i) for i in ("t.staged", "t.good"))
+    assert code == cli.EXIT_OK and staged["verdict"] == "confirmed"
+    assert staged["evidence"]["checks"][0]["key"] == "doubled" and good["evidence"]["checks"][0]["key"] == "q"
+    (unit,) = staged["units"]
+    assert unit["kind"] == "t.double" and unit["params"] == {"x": 5.0} and len(unit["key"]) == 16
+    assert good["units"] == []
+
+
 def test_summary_table_names_the_deciding_checks(tmp_path, user_file):
     code, out = verify(tmp_path, "--claims", user_file, "--only", "t.good", "t.refuted")
     md = (out / "report.md").read_text()
@@ -129,6 +157,7 @@ def test_summary_table_names_the_deciding_checks(tmp_path, user_file):
     assert "| `t.refuted` | **refuted** | q |" in table and "1 of 1 checks confirmed" in table
 
 
+@pytest.mark.slow
 def test_every_theory_claim_reaches_a_verdict_end_to_end(tmp_path):
     """`advland verify --only theory` at smoke scale: every built-in theory claim decided, none in error, the
     report valid, and each refutation carrying its counterexample."""
@@ -139,6 +168,8 @@ def test_every_theory_claim_reaches_a_verdict_end_to_end(tmp_path):
     for c in doc["claims"]:
         assert c["verdict"] in ("confirmed", "refuted", "skipped"), (c["id"], c["evidence"]["summary"])
         assert c["evidence"]["scale_note"], c["id"]
+        keys = [chk["key"] for chk in c["evidence"]["checks"]]
+        assert len(keys) == len(set(keys)) and c["units"], c["id"]
         if c["verdict"] == "refuted":
             assert c["counterexample"], c["id"]
 

@@ -1,6 +1,7 @@
 """theory.sharpening and the claim yamada2021.l2-sharpening: the closed-form Hessian against torch autograd of an
 independent torch implementation of the loss, structural properties, the solver's optimality, the claim at scale
-'smoke', and false variants that the same check functions must refute."""
+'smoke' (decided from numbers that went through JSON), and false variants that the same units and checks must
+refute."""
 import os
 
 import numpy as np
@@ -8,9 +9,11 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from advland.claims import yamada2021 as Y
-from falsify import assert_refuted
 from advland.claims.model import Context, Verdict
+from advland.claims.papers.yamada2021 import l2_sharpening as Y
+from advland.claims.runner import execute
+from claim_runs import as_json, computed, run_variant, through_json
+from falsify import assert_refuted
 from advland.theory import sharpening as S
 from advland.theory.linear import adversarial_grad, adversarial_loss
 
@@ -106,6 +109,7 @@ def test_fit_is_the_regularized_minimizer(separation):
 
 @settings(max_examples=20, deadline=None)
 @given(seeds, st.sampled_from([2.0, np.inf]))
+@pytest.mark.slow
 def test_zero_is_the_minimizer_beyond_the_threshold(seed, p):
     # ε >= ||mean y x||_p: 0 is in the subdifferential at 0, so no w beats w = 0 (convexity); below it, the fit is not 0
     X, y, _ = _problem(seed, n=12)
@@ -145,29 +149,47 @@ def test_bad_inputs_are_rejected():
 
 # ------------------------------------------------------------------ the claim at scale 'smoke'
 
+CTX = Context(scale="smoke", seed=0)
+UNITS = Y.units(CTX)
+
+
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
+def smoke_ctx(tmp_path_factory):
     data_dir = DATA or str(tmp_path_factory.mktemp("no_data"))   # without ADVLAND_DATA, MNIST must be skipped
-    return Y.l2_sharpening.check(Context(scale="smoke", seed=0, data_dir=data_dir))
+    return Context(scale="smoke", seed=0, data_dir=data_dir)
 
 
+@pytest.fixture(scope="module")
+def raw(smoke_ctx):
+    return computed(Y.CLAIM.plan(smoke_ctx))
+
+
+@pytest.fixture(scope="module")
+def smoke(smoke_ctx, raw):
+    return Y.CLAIM.decide(smoke_ctx, through_json(raw))
+
+
+@pytest.mark.slow
 def test_claim_verdicts_at_smoke(smoke):
-    by = {c.name: c.verdict for c in smoke.checks}
-    assert by["adversarial_hessian (p=2) = finite differences of the gradient"] is Verdict.CONFIRMED
-    assert by["fixed_example_hessian (p=inf) = finite differences of the gradient"] is Verdict.CONFIRMED
-    assert by["targeted: λ_max(∇²L_ε(w)) non-decreasing in ε at fixed w (margin condition holds)"] is Verdict.REFUTED
-    assert by["κ(ε) = (ε/||w||)·mean σ(−m_i) non-decreasing in ε"] is Verdict.CONFIRMED
-    assert by["eigenvalues of ∇²L_ε non-decreasing in ε at fixed w (all m_i(ε) >= 0)"] is Verdict.REFUTED
-    assert by["loewner of P∇²L_εP non-decreasing in ε at fixed w (all m_i(ε) >= 0)"] is Verdict.CONFIRMED
-    trained = {name: v for name, v in by.items() if "increases with ε" in name}
-    synthetic = [v for name, v in trained.items() if name.startswith("two Gaussians")]
-    mnist = [v for name, v in trained.items() if name.startswith("MNIST")]
-    assert synthetic == [Verdict.CONFIRMED, Verdict.CONFIRMED]
-    assert mnist == [Verdict.CONFIRMED if DATA else Verdict.SKIPPED]
+    by = {c.key: c.verdict for c in smoke.checks}
+    assert by["hessian-l2"] is Verdict.CONFIRMED
+    assert by["hessian-linf"] is Verdict.CONFIRMED
+    assert by["targeted-lambda-max"] is Verdict.REFUTED
+    assert by["kappa-monotone"] is Verdict.CONFIRMED
+    assert by["fixed-w-eigenvalues"] is Verdict.REFUTED
+    assert by["fixed-w-loewner"] is Verdict.CONFIRMED
+    assert [v for k, v in by.items() if k.startswith("trained-gaussians-")] == [Verdict.CONFIRMED, Verdict.CONFIRMED]
+    assert by["trained-mnist-decay-0-001"] is (Verdict.CONFIRMED if DATA else Verdict.SKIPPED)
     assert smoke.verdict is Verdict.REFUTED      # the literal fixed-w reading fails
-    assert set(smoke.plots) == {"sharpness_vs_eps", "curvature_fixed_w"}
 
 
+@pytest.mark.slow
+def test_decided_and_drawn_from_stored_numbers(smoke_ctx, raw, smoke):
+    assert as_json(Y.CLAIM.decide(smoke_ctx, raw)) == as_json(smoke)
+    assert set(Y.CLAIM.plot(smoke_ctx, through_json(raw))) == {"sharpness_vs_eps", "curvature_fixed_w"}
+
+
+@pytest.mark.slow
 def test_trained_curves_are_solved_and_the_regularizer_shift_is_uniform(smoke):
     for curve in smoke.details["curves"].values():
         assert all(r["converged"] and r["grad_norm"] < 1e-6 for r in curve["rows"])
@@ -175,57 +197,59 @@ def test_trained_curves_are_solved_and_the_regularizer_shift_is_uniform(smoke):
         assert eps == sorted(eps) and eps[-1] < curve["threshold"]
 
 
+@pytest.mark.slow
 def test_unconverged_solver_is_inconclusive_not_confirmed(smoke):
     label, curve = next(iter(smoke.details["curves"].items()))
     broken = {**curve, "rows": [{**r, "converged": False} for r in curve["rows"]]}
-    assert Y.check_trained_sharpening(label, broken).verdict is Verdict.INCONCLUSIVE
+    assert Y.trained_check(label, broken, key="trained").verdict is Verdict.INCONCLUSIVE
 
 
 def test_missing_mnist_names_the_files(tmp_path):
-    data, reason = Y._mnist_pair(Context(scale="smoke", data_dir=str(tmp_path)), 10)
+    data, reason = Y.mnist_pair(str(tmp_path), 0, 10)
     assert data is None and "train-images-idx3-ubyte.gz" in reason
 
 
 @pytest.mark.skipif(not DATA, reason="ADVLAND_DATA is not set: no MNIST files to read")
 def test_mnist_pair_is_balanced_and_scaled():
-    (X, y), _ = Y._mnist_pair(Context(scale="smoke", data_dir=DATA), 40)
+    (X, y), _ = Y.mnist_pair(DATA, 0, 40)
     assert X.shape == (40, 784) and 0 <= X.min() and X.max() <= 1
     assert sorted(np.unique(y, return_counts=True)[1]) == [20, 20]
 
 
 def test_same_seed_same_counterexample():
-    ctx = Context(scale="smoke", seed=5)
-    a = Y.check_fixed_w_monotone(ctx, order="eigenvalues", compressed=False)
-    b = Y.check_fixed_w_monotone(ctx, order="eigenvalues", compressed=False)
-    assert a.verdict is b.verdict and a.counterexample == b.counterexample
+    unit = Y.units(Context(scale="smoke", seed=5))["literal"]
+    a, b = execute(unit), execute(unit)
+    assert a == b and a["counterexample"] is not None
 
 
 # ------------------------------------------------------------------ falsifiability: false variants are refuted
 
-CTX = Context(scale="smoke", seed=0)
-
-
 def test_hessian_without_the_curvature_term_mismatches_finite_differences():
-    assert_refuted(Y.check_hessian_formula(CTX, p=2, hessian=S.fixed_example_hessian))
+    assert_refuted(Y.hessian_check(*run_variant(UNITS["hessian l2"], hessian="fixed_example_hessian")))
 
 
-def test_linf_with_the_l2_isotropic_term_mismatches_finite_differences():
+@pytest.mark.slow
+def test_linf_with_the_l2_isotropic_term_mismatches_finite_differences(monkeypatch):
     def false_linf(w, X, y, eps, p):
         return S.fixed_example_hessian(w, X, y, eps, p) + S.curvature_term(w, X, y, eps, 2)
-    assert_refuted(Y.check_hessian_formula(CTX, p=np.inf, hessian=false_linf))
+    monkeypatch.setitem(Y.HESSIANS, "false_linf", false_linf)
+    assert_refuted(Y.hessian_check(*run_variant(UNITS["hessian linf"], hessian="false_linf")))
 
 
 @pytest.mark.parametrize("variant", [dict(compressed=False),           # H(ε) itself Loewner monotone
                                      dict(margin_condition=False),     # P H P without the margin condition
                                      dict(direction=-1)])              # eigenvalues decrease with ε
-def test_false_monotonicity_variants_areassert_refuted(variant):
-    assert_refuted(Y.check_fixed_w_monotone(CTX, **variant))
+@pytest.mark.slow
+def test_false_monotonicity_variants_are_refuted(variant):
+    assert_refuted(Y.monotone_check(*run_variant(UNITS["corrected"], **variant)))
 
 
-def test_decreasing_kappa_isassert_refuted():
-    assert_refuted(Y.check_curvature_coefficient(CTX, direction=-1))
+@pytest.mark.slow
+def test_decreasing_kappa_is_refuted():
+    assert_refuted(Y.kappa_check(*run_variant(UNITS["kappa"], direction=-1)))
 
 
-def test_decreasing_trained_sharpness_isassert_refuted(smoke):
+@pytest.mark.slow
+def test_decreasing_trained_sharpness_is_refuted(smoke):
     for label, curve in smoke.details["curves"].items():
-        assert_refuted(Y.check_trained_sharpening(label, curve, direction=-1))
+        assert_refuted(Y.trained_check(label, curve, direction=-1, key="trained"))

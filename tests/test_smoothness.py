@@ -1,13 +1,14 @@
 """theory.smoothness: certified constants against independent numerical estimates; the liu2020.smoothness claim at
-scale 'smoke'; and false variants of eq. 11 that the same check must refute."""
+scale 'smoke' (decided from numbers that went through JSON); and false variants of eq. 11 that it must refute."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from advland.claims import liu2020
-from falsify import assert_refuted
 from advland.claims.model import Context, Verdict
+from advland.claims.papers.liu2020 import smoothness as S
+from claim_runs import as_json, computed, outcome_with, through_json
+from falsify import assert_refuted
 from advland.theory import linear, smoothness
 
 finite = st.floats(-2, 2, allow_nan=False).map(lambda v: 0.0 if abs(v) < 1e-6 else v)
@@ -137,32 +138,31 @@ def test_invalid_inputs_are_rejected():
 SMOKE = Context(seed=0, scale="smoke")
 
 
-def test_smoothness_claim_is_confirmed_at_smoke():
-    out = liu2020.smoothness.check(SMOKE)
-    assert out.verdict is Verdict.CONFIRMED, [(c.name, c.verdict) for c in out.checks]
-    assert set(out.plots) == {"liu2020_smoothness_ratio", "liu2020_smoothness_jump"}
+@pytest.fixture(scope="module")
+def raw():
+    return computed(S.CLAIM.plan(SMOKE))
 
 
-def _refuted_with_counterexample(out, fragment):
-    hits = [c for c in out.checks if fragment in c.name]
-    assert hits, [c.name for c in out.checks]
-    for c in hits:
-        assert_refuted(c)
+def test_smoothness_claim_is_confirmed_at_smoke(raw):
+    out = S.CLAIM.decide(SMOKE, through_json(raw))
+    assert out.verdict is Verdict.CONFIRMED, [(c.key, c.verdict) for c in out.checks]
+    assert as_json(S.CLAIM.decide(SMOKE, raw)) == as_json(out)
+    assert set(S.CLAIM.plot(SMOKE, through_json(raw))) == {"liu2020_smoothness_ratio", "liu2020_smoothness_jump"}
 
 
 def test_false_variant_factor_one_is_refuted_by_the_tight_construction():
-    out = liu2020.check_smoothness(SMOKE, factor=1.0)
+    out = outcome_with(S, SMOKE, factor=1.0)
     assert out.verdict is Verdict.REFUTED
-    _refuted_with_counterexample(out, "through-zero construction")
+    assert_refuted(out.check("through-zero-construction"))
 
 
 def test_false_variant_without_additive_term_is_refuted():
-    out = liu2020.check_smoothness(SMOKE, factor=0.0)
-    _refuted_with_counterexample(out, "through-zero construction")
-    _refuted_with_counterexample(out, "(b) ||∇g_ε(θ1)")  # the random search finds it too
+    out = outcome_with(S, SMOKE, factor=0.0)
+    assert_refuted(out.check("through-zero-construction"))
+    assert_refuted(out.check("second-order-search"))  # the random search finds it too
 
 
 def test_false_variant_with_underestimated_curvature_is_refuted():
-    out = liu2020.check_smoothness(SMOKE, curvature_scale=0.5)
+    out = outcome_with(S, SMOKE, curvature_scale=0.5)
     assert out.verdict is Verdict.REFUTED
-    _refuted_with_counterexample(out, "curvature construction")
+    assert_refuted(out.check("curvature-attained"))

@@ -86,6 +86,7 @@ def _race(path, key_params, barrier, out):
         out.put(s.try_start(FakeUnit("race", key_params)))
 
 
+@pytest.mark.slow
 def test_two_processes_never_start_the_same_unit(tmp_path):
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(3), ctx.Queue()

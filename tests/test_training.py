@@ -1,32 +1,23 @@
-"""AWP, measures and the training loop: independent recomputation, resume = uninterrupted, divergence, fast path."""
+"""AWP, measures and the training loop: independent recomputation, resume = uninterrupted, metrics that leave the
+model bit-exact, divergence, fast path."""
 import copy
 import json
 
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from advland.empirical.attacks import pgd
-from advland.empirical.train.awp import apply_perturbation, awp_direction, perturbable
-from advland.empirical.train.checkpoint import load_checkpoint, load_run
-from advland.empirical.train.metrics import dead_relu_fraction, full_batch_grad_norm, weight_norms
+from advland.empirical.core.params import select_params
 from advland.empirical.core.state import snapshot, state_equal
-from advland.empirical.train.loop import TrainConfig, TrainRun, _inner, _outer_loss, awp_perturbation, train, train_step, trades_kl
-
-
-def tiny_net(seed=0, bn=True, classes=4):
-    torch.manual_seed(seed)
-    layers = [nn.Conv2d(1, 4, 3, padding=1)] + ([nn.BatchNorm2d(4)] if bn else []) + [
-        nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 8), nn.ReLU(), nn.Linear(8, classes)]
-    return nn.Sequential(*layers)
-
-
-def tiny_data(n=64, seed=0, classes=4):
-    g = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, classes, (n,), generator=g)
-    x = (0.5 + 0.3 * torch.randn(n, 1, 8, 8, generator=g) * (y[:, None, None, None] + 1) / classes).clamp(0, 1)
-    return x, y
+from advland.empirical.train.awp import apply_perturbation, awp_direction
+from advland.empirical.train.checkpoint import load_checkpoint, load_run
+from advland.empirical.train.config import TrainConfig
+from advland.empirical.train.loop import (BATCH_STREAM, TrainRun, awp_perturbation, epoch_metrics, inner_maximization,
+                                          outer_loss, train, train_step, trades_kl)
+from advland.empirical.train.metrics import dead_relu_fraction, full_batch_grad_norm, weight_norms
+from advland.io import write_json
+from advland.seeding import torch_generator
 
 
 def tiny_cfg(**kw):
@@ -40,14 +31,14 @@ def strip_times(history):
     return [{k: v for k, v in h.items() if k != "time_s"} for h in history]
 
 
-def test_awp_perturbation_is_layerwise_relative_and_along_the_gradient():
+def test_awp_perturbation_is_layerwise_relative_and_along_the_gradient(tiny_net, tiny_data):
     model = tiny_net().train()
     x, y = tiny_data(16)
     before = snapshot(model)
     gamma = 0.02
     v = awp_direction(model, copy.deepcopy(model), lambda m: F.cross_entropy(m(x), y), gamma)
     assert state_equal(before, snapshot(model))                            # the proxy did the work
-    names = {n for n, _ in perturbable(model)}
+    names = {n for n, _ in select_params(model, "weights")}
     assert set(v) == names and all(dict(model.named_parameters())[n].ndim > 1 for n in names)
     params = dict(model.named_parameters())
     grads = torch.autograd.grad(F.cross_entropy(model(x), y), list(params.values()))
@@ -61,7 +52,7 @@ def test_awp_perturbation_is_layerwise_relative_and_along_the_gradient():
         assert torch.allclose(p, before["tensors"][n], atol=1e-7)
 
 
-def test_awp_update_is_computed_at_w_plus_v_and_applied_to_w():
+def test_awp_update_is_computed_at_w_plus_v_and_applied_to_w(tiny_net, tiny_data):
     cfg = tiny_cfg(method="awp", momentum=0.0, weight_decay=0.0, lr=0.1, awp_gamma=0.05).resolved()
     model = tiny_net(bn=False)
     ref = copy.deepcopy(model)
@@ -69,7 +60,7 @@ def test_awp_update_is_computed_at_w_plus_v_and_applied_to_w():
     run = TrainRun(cfg, model)
     train_step(run, x, y, epoch=0, eps_t=cfg.eps)
     # independent recomputation with the same random start
-    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    gen = torch_generator(cfg.seed, BATCH_STREAM)
     ref.eval()
     x_adv = x + pgd(ref, x, y, eps=cfg.eps, steps=cfg.attack_steps, step_size=cfg.attack_step_size, generator=gen)
     ref.train()
@@ -82,44 +73,63 @@ def test_awp_update_is_computed_at_w_plus_v_and_applied_to_w():
 
 
 @pytest.mark.parametrize("method", ["awp", "trades-awp"])
-def test_awp_perturbation_of_a_training_step_increases_the_training_loss(method):
+def test_awp_perturbation_of_a_training_step_increases_the_training_loss(method, tiny_net, tiny_data):
     """AWP is a worst-case weight perturbation: at w + v the loss the step trains on must be higher than at w."""
     cfg = tiny_cfg(method=method, awp_gamma=0.01, awp_warmup=0).resolved()
     model = tiny_net(bn=False).train()
     x, y = tiny_data(32)
     run = TrainRun(cfg, model)
     x_adv = x + pgd(model, x, y, eps=cfg.eps, steps=2, generator=torch.Generator().manual_seed(0))
-    before = float(_outer_loss(cfg, model, x, y, x_adv))
+    before = float(outer_loss(cfg, model, x, y, x_adv).detach())
     apply_perturbation(model, awp_perturbation(run, x, y, x_adv), +1.0)
-    assert float(_outer_loss(cfg, model, x, y, x_adv)) > before
+    assert float(outer_loss(cfg, model, x, y, x_adv).detach()) > before
 
 
-def test_measures_agree_with_direct_computation():
-    model = tiny_net().eval()
+def test_measures_agree_with_direct_computation_and_leave_the_model_bit_exact(tiny_net, tiny_data):
+    model = tiny_net()
     x, y = tiny_data(40)
-    before = snapshot(model)
-    direct = torch.autograd.grad(F.cross_entropy(model(x), y), list(model.parameters()))
+    direct = torch.autograd.grad(F.cross_entropy(model.eval()(x), y), list(model.parameters()))
     expected = torch.sqrt(sum((g ** 2).sum() for g in direct))
+    model.train()                    # the measures run in eval mode: one that forgot would move the BN statistics
+    before = snapshot(model)
     assert full_batch_grad_norm(model, x, y, batch_size=7) == pytest.approx(float(expected), rel=1e-5)
     gen = dict(norm="linf", steps=2, generator=torch.Generator().manual_seed(0))
     assert full_batch_grad_norm(model, x, y, eps=0.1, attack=gen, batch_size=40) > 0
-    assert weight_norms(model) == {n: pytest.approx(float(p.norm())) for n, p in model.named_parameters()}
+    assert weight_norms(model) == {n: pytest.approx(float(p.detach().norm())) for n, p in model.named_parameters()}
+    assert state_equal(before, snapshot(model))
     with torch.no_grad():
         model[-3].bias.fill_(-1e3)                          # second ReLU can never fire
+    before = snapshot(model)
     dead = dead_relu_fraction(model, x, batch_size=9)
+    assert state_equal(before, snapshot(model))
     assert set(dead) == {"2", "6"} and dead["6"] == 1.0
     with torch.no_grad():
-        pre = model[1](model[0](x))
+        pre = model.eval()[:2](x)
     assert dead["2"] == pytest.approx(float(1 - (pre > 0).any(0).float().mean()))
     assert all(p.grad is None for p in model.parameters())
-    assert state_equal(snapshot(model), snapshot(model)) and before["training"] == snapshot(model)["training"]
+
+
+def test_epoch_metrics_leave_model_and_training_generators_bit_exact(tiny_net, tiny_data):
+    """The per-epoch metrics run between two epochs: anything they changed (weights, BN statistics, train flags,
+    the training generators) would make the next epoch differ from an uninterrupted run."""
+    cfg = tiny_cfg(method="trades", bn_attack="train").resolved()
+    run = TrainRun(cfg, tiny_net(bn=True))
+    x, y = tiny_data(48)
+    train_step(run, x[:32], y[:32], epoch=0, eps_t=cfg.eps)          # non-trivial BN statistics and momentum
+    run.base.train()
+    before, rng = snapshot(run.base), (run.gen_cpu.get_state(), run.gen.get_state())
+    m = epoch_metrics(run, 0, (x, y), (x[:20], y[:20]), (x[:24], y[:24]))
+    assert state_equal(before, snapshot(run.base))
+    assert torch.equal(rng[0], run.gen_cpu.get_state()) and torch.equal(rng[1], run.gen.get_state())
+    assert 0 <= m["test_robust_acc"] <= m["test_clean_acc"] <= 1 and m["grad_norm_robust"] > 0
+    assert m == epoch_metrics(run, 0, (x, y), (x[:20], y[:20]), (x[:24], y[:24]))   # its own named streams
 
 
 @pytest.mark.parametrize("method,extra", [
     ("trades-awp", dict(awp_warmup=1, schedule="cos", bn_attack="train", epochs=3)),
     ("awp", dict(optimizer="adam", lr=1e-3, schedule="linear", eps_update="batch", epochs=3)),
 ])
-def test_interrupted_run_resumes_to_identical_results(tmp_path, method, extra):
+def test_interrupted_run_resumes_to_identical_results(tmp_path, method, extra, tiny_net, tiny_data):
     cfg = tiny_cfg(method=method, **extra)
     x, y = tiny_data(72)
     full = train(cfg, tmp_path / "full", data=(x, y, x, y), model=tiny_net())
@@ -138,7 +148,7 @@ def test_interrupted_run_resumes_to_identical_results(tmp_path, method, extra):
                                         "dead_relu"}
 
 
-def test_divergence_ends_the_run_with_a_status(tmp_path):
+def test_divergence_ends_the_run_with_a_status(tmp_path, tiny_net, tiny_data):
     x, y = tiny_data(64)
     doc = train(tiny_cfg(method="clean", lr=1e9, momentum=0.0, epochs=3), tmp_path, data=(x, y, x, y),
                 model=tiny_net(bn=False))
@@ -146,7 +156,7 @@ def test_divergence_ends_the_run_with_a_status(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "diverged"
 
 
-def test_fast_path_matches_reference_within_bf16_tolerance(tmp_path):
+def test_fast_path_matches_reference_within_bf16_tolerance(tmp_path, tiny_net, tiny_data):
     x, y = tiny_data(32)
     cfg = tiny_cfg(epochs=1, lr=0.02)
     ref = train(cfg, tmp_path / "ref", data=(x, y, x, y), model=tiny_net(bn=False))
@@ -174,14 +184,14 @@ def test_checkpoint_is_weights_only_and_load_run_checks_the_model(tmp_path):
     assert not model.training and config["model"] == "mlp"
     assert all(torch.equal(v, state["model"][k]) for k, v in model.state_dict().items())
     config["width"] = 2
-    (tmp_path / "config.json").write_text(json.dumps(config))
+    write_json(tmp_path / "config.json", config)
     with pytest.raises(ValueError, match="does not match model"):
         load_run(tmp_path)
     with pytest.raises(FileNotFoundError):
         load_run(tmp_path / "nothing")
 
 
-def test_bad_configurations_fail_before_any_work(tmp_path):
+def test_bad_configurations_fail_before_any_work(tmp_path, tiny_net, tiny_data):
     for bad in (dict(method="mart"), dict(eps=-0.1), dict(schedule="step"), dict(norm="l1"),
                 dict(bn_attack="frozen"), dict(optimizer="lbfgs"), dict(periods=[0, 5])):
         with pytest.raises(ValueError):
@@ -206,11 +216,11 @@ def test_trades_kl_matches_torch_kl_div():
 
 @pytest.mark.parametrize("bn_attack", ["eval", "train"])
 @pytest.mark.parametrize("method", ["at", "trades"])
-def test_inner_attack_leaves_bn_state_alone_and_stays_in_the_ball(bn_attack, method):
+def test_inner_attack_leaves_bn_state_alone_and_stays_in_the_ball(bn_attack, method, tiny_net, tiny_data):
     cfg = tiny_cfg(method=method, bn_attack=bn_attack).resolved()
     run = TrainRun(cfg, tiny_net(bn=True).train())
     x, y = tiny_data(16)
     before = snapshot(run.base)
-    x_adv = _inner(run, x, y, cfg.eps)
+    x_adv = inner_maximization(run, x, y, cfg.eps)
     assert state_equal(before, snapshot(run.base))
     assert (x_adv - x).abs().max() <= cfg.eps + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1

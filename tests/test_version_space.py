@@ -1,14 +1,16 @@
 """Version space V_ε of linear models (theory/version_space.py, theory/multiclass.py) and the claim
-liu2020.version-space: properties against independent computations, the claim's verdict at smoke scale, and
-false variants that the same check functions must refute."""
+liu2020.version-space: properties against independent computations, the claim's verdict at smoke scale (decided
+from numbers that went through JSON), and false variants that the same units and checks must refute."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from advland.claims import liu2020
-from falsify import assert_refuted
 from advland.claims.model import Context, Verdict
+from advland.claims.papers.liu2020 import version_space as V
+from advland.claims.runner import evaluate
+from claim_runs import as_json, computed, run_variant, through_json
+from falsify import assert_refuted
 from advland.theory import linear, multiclass as mc, version_space as vs
 
 INF = float("inf")
@@ -146,69 +148,75 @@ def test_validation_errors():
 # ---- the claim ----
 
 SMOKE = Context(seed=0, scale="smoke")
+UNITS = V.units(SMOKE)
 
 
 @pytest.fixture(scope="module")
-def outcome():
-    return liu2020.version_space.check(SMOKE)
+def raw():
+    return computed(V.CLAIM.plan(SMOKE))
 
 
-def by_name(checks, prefix):
-    found = [c for c in checks if c.name.startswith(prefix)]
-    assert len(found) == 1, [c.name for c in checks]
-    return found[0]
+@pytest.fixture(scope="module")
+def outcome(raw):
+    return V.CLAIM.decide(SMOKE, through_json(raw))
 
 
+@pytest.mark.slow
 def test_claim_refuted_by_the_literal_bullet_only(outcome):
     assert outcome.verdict is Verdict.REFUTED
-    refuted = {c.name for c in outcome.checks if c.verdict is Verdict.REFUTED}
-    assert refuted and all(name.startswith("bullet 2 as written") for name in refuted)
+    refuted = {c.key for c in outcome.checks if c.verdict is Verdict.REFUTED}
+    assert refuted and refuted <= {"bullet-2-as-written", "bullet-2-as-written-constructions"}
     for c in outcome.checks:
-        if c.name not in refuted:
-            assert c.verdict is Verdict.CONFIRMED, (c.name, c.note)
-    assert "liu2020_version_space" in outcome.plots
+        if c.key not in refuted:
+            assert c.verdict is Verdict.CONFIRMED, (c.key, c.note)
 
 
+@pytest.mark.slow
+def test_decided_and_drawn_from_stored_numbers(raw, outcome):
+    assert as_json(V.CLAIM.decide(SMOKE, raw)) == as_json(outcome)
+    assert set(V.CLAIM.plot(SMOKE, through_json(raw))) == {"liu2020_version_space"}
+
+
+@pytest.mark.slow
 def test_literal_counterexample_really_violates(outcome):
-    check = by_name(outcome.checks, "bullet 2 as written (V_ε")
-    ex = check.counterexample["example"]
+    ex = outcome.check("bullet-2-as-written").counterexample["example"]
     W, X, y, eps = (np.array(ex["W"]), np.array(ex["X"]), np.array(ex["y"]), ex["eps"][0])
     assert vs.violation(W, X, y, eps, INF) <= 0 and np.any(W != 0)
     # g_ε(x, γW) does not go to 0 along this member of V_ε
     assert min(mc.adversarial_loss(g * W, X, y, eps, INF) for g in (1.0, 1e3, 1e6)) >= np.log(2) - 1e-9
-    assert by_name(outcome.checks, "bullet 2 corrected").verdict is Verdict.CONFIRMED
+    assert outcome.check("bullet-2-corrected").verdict is Verdict.CONFIRMED
 
 
-def test_threshold_reported_matches_plot_and_details(outcome):
+@pytest.mark.slow
+def test_threshold_reported_in_details(outcome):
     eps = outcome.details["thresholds ε*"]
     assert set(eps) == {"binary ℓ∞", "binary ℓ2", "multiclass ℓ∞", "multiclass ℓ2"}
     assert all(v > 0 for v in eps.values())
 
 
-# ---- falsifiability: the same check functions refute false variants ----
+# ---- falsifiability: the same units and checks refute false variants ----
 
 def test_reversed_nesting_is_refuted():
-    assert_refuted(liu2020.vs_nesting_check(SMOKE, reverse=True))
+    assert_refuted(V.nesting_check(*run_variant(UNITS["nesting"], reverse=True)))
 
 
 def test_wrong_norm_in_closed_form_is_refuted():
-    assert_refuted(liu2020.vs_brute_force_check(SMOKE, swap_norms=True))
+    assert_refuted(V.membership_check(*run_variant(UNITS["membership"], swap_norms=True)))
 
 
 def test_convexity_of_the_complement_is_refuted():
-    assert_refuted(liu2020.vs_convexity_check(SMOKE, complement=True))
+    assert_refuted(V.convexity_check(*run_variant(UNITS["convexity"], complement=True)))
 
 
 def test_wrong_margin_norm_is_refuted():
-    below, _, _ = liu2020.vs_threshold_checks(SMOKE, swap_norms=True)
+    below, _, _ = V.threshold_checks(*run_variant(UNITS["thresholds"], swap_norms=True))
     assert_refuted(below)
 
 
 def test_scaled_thresholds_are_refuted():
-    thresholds = liu2020._vs_thresholds(SMOKE, liu2020._vs_data(SMOKE), False)
-    below, _, _ = liu2020.vs_threshold_checks(SMOKE, factor=2.0, thresholds=thresholds)
+    below, _, _ = V.threshold_checks(*run_variant(UNITS["thresholds"], factor=2.0))
     assert_refuted(below)
-    _, above_binary, above_multi = liu2020.vs_threshold_checks(SMOKE, factor=0.5, thresholds=thresholds)
+    _, above_binary, above_multi = V.threshold_checks(*run_variant(UNITS["thresholds"], factor=0.5))
     assert_refuted(above_binary)
     assert_refuted(above_multi)
 
@@ -216,7 +224,7 @@ def test_scaled_thresholds_are_refuted():
 def test_solver_failure_is_inconclusive(monkeypatch):
     """A solver that cannot run makes the threshold checks inconclusive, never confirmed or refuted."""
     monkeypatch.setattr(mc, "SOLVER_ATTEMPTS", (("NO_SUCH_SOLVER", {}),))
-    out = liu2020.check_version_space(SMOKE)
-    threshold_checks = [c for c in out.checks if c.name.startswith("threshold")]
-    assert threshold_checks and all(c.verdict is Verdict.INCONCLUSIVE for c in threshold_checks)
+    out = evaluate(V.CLAIM, SMOKE)
+    threshold_checks = [c for c in out.checks if c.key.startswith("threshold-")]
+    assert len(threshold_checks) == 3 and all(c.verdict is Verdict.INCONCLUSIVE for c in threshold_checks)
     assert any("NO_SUCH_SOLVER" in c.note for c in threshold_checks)

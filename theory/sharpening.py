@@ -1,5 +1,6 @@
 """Curvature of the adversarial logistic loss in the weights (Yamada et al. 2021, "Adversarial Training Makes
-Weight Loss Landscape Sharper in Logistic Regression", linear model; derivation in the papers digest §2.2).
+Weight Loss Landscape Sharper in Logistic Regression", arXiv 2102.02950: the linear logistic model under an L2
+threat; the derivation follows).
 
 With margins ``m_i(ε) = y_i wᵀx_i − ε||w||_q`` (theory.linear) the adversarial loss is
 ``L_ε(w) = (1/N) Σ ℓ(m_i(ε))``. Differentiating twice (chain rule; ℓ' = −σ(−m), ℓ'' = σ(m)σ(−m)):

@@ -12,7 +12,9 @@ import contextlib
 import torch
 from torch import nn
 
-BN_MODES = ("eval", "train")
+from ..names import BN_MODES
+
+
 def check_bn_mode(bn_mode: str) -> str:
     if bn_mode not in BN_MODES:
         raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
@@ -32,11 +34,20 @@ def snapshot(model: nn.Module) -> dict:
     }
 
 
+def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Bitwise equality (tells -0.0 from 0.0 and matches NaN payloads, unlike ``torch.equal``)."""
+    return (a.shape == b.shape and a.dtype == b.dtype
+            and torch.equal(a.detach().reshape(-1).view(torch.uint8), b.detach().reshape(-1).view(torch.uint8)))
+
+
 def restore(model: nn.Module, snap: dict) -> None:
-    """Write a snapshot back in place (same storage, so optimizers and references stay valid)."""
+    """Write a snapshot back in place (same storage, so optimizers and references stay valid). Only tensors whose
+    bits changed are written: an untouched tensor keeps its autograd version counter, so a graph that other code
+    holds over the model (saved parameters, eval-mode BN statistics) stays usable."""
     with torch.no_grad():
         for k, v in _tensors(model).items():
-            v.copy_(snap["tensors"][k])
+            if not _same_bits(v, snap["tensors"][k]):
+                v.copy_(snap["tensors"][k])
     for name, m in model.named_modules():
         m.training = snap["training"][name]
 

@@ -1,6 +1,7 @@
 """Directions in parameter space and moving a model along them.
 
-A *direction* is a list of tensors aligned with a list of ``(name, parameter)`` pairs. Normalizations:
+A *direction* is a list of tensors aligned with a list of ``(name, parameter)`` pairs (a parameter set of
+``empirical.core.params``). Normalizations:
 
 * ``'filter'``  (Li et al. 2018, used by Wu et al. 2020 §1.3): d ~ N(0, I); every output filter / row
   ``d_j`` of a tensor with ndim > 1 is rescaled to ``||d_j|| = ||w_j||``; 1-D tensors (biases, BN affine)
@@ -16,41 +17,8 @@ same direction whatever the model's device), hence a fixed seed gives the same d
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from .hvp import select_params
-
-NORMALIZATIONS = ("filter", "filter-all", "layer", "unit")
-PARAM_SETS = ("all", "weights", "no-norm")
-_NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
-
-
-def normalization_param_names(model: nn.Module) -> set[str]:
-    """Names of the parameters owned by normalization layers (BatchNorm, GroupNorm, LayerNorm, ...).
-
-    Stutz et al. never perturb these (their ``no_normalization`` filter); modules are recognised by type,
-    or by a class name containing 'Norm' for home-made ones, not by guessing from parameter names.
-    """
-    names = set()
-    for mname, m in model.named_modules():
-        if isinstance(m, _NORM_TYPES) or "Norm" in type(m).__name__:
-            names.update(f"{mname}.{p}" if mname else p for p, _ in m.named_parameters(recurse=False))
-    return names
-
-
-def select(model: nn.Module, which: str = "all") -> list[tuple[str, nn.Parameter]]:
-    """Trainable parameters to move: 'all' and 'weights' (ndim > 1) exactly as the Hessian takes them
-    (``empirical.hvp.select_params``), or 'no-norm' (everything but normalization layers, Stutz's
-    flatness). Raises ValueError when nothing matches."""
-    if which not in PARAM_SETS:
-        raise ValueError(f"parameter set must be one of {PARAM_SETS}, got {which!r}")
-    if which != "no-norm":
-        return select_params(model, which)
-    skip = normalization_param_names(model)
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad and n not in skip]
-    if not params:
-        raise ValueError(f"parameter set {which!r} matches no trainable parameter of {type(model).__name__}")
-    return params
+from ..names import NORMALIZATIONS
 
 
 def _rows(t: torch.Tensor) -> torch.Tensor:

@@ -2,17 +2,17 @@
 
 Every solver takes ``matvec`` (1-D tensor -> 1-D tensor of the same size), counts its calls, and
 returns a result that carries a ``converged`` flag per eigenpair. ``to_json`` never emits a bare
-eigenvalue: each value travels with its residual and its flag (peers.md §1.2, EigenResult).
+eigenvalue: each value travels with its residual and its flag (``EigenResult``).
 
 * ``lanczos``: Lanczos with full reorthogonalization (twice, "twice is enough"), Ritz pairs of the
   tridiagonal T_m = Q_mᵀ H Q_m; ``which='LA'`` gives the k largest ALGEBRAIC eigenvalues and
-  ``'SA'`` the k smallest (PyHessian's power iteration finds the largest MAGNITUDE instead,
-  peers.md §1.1). Stops when the cheap residual |β_m s_{m,i}| of each wanted pair is below
+  ``'SA'`` the k smallest (PyHessian's power iteration, pyhessian/hessian.py ``eigenvalues``, finds
+  the largest MAGNITUDE instead). Stops when the cheap residual |β_m s_{m,i}| of each wanted pair is below
   tol · ‖H‖ (‖H‖ estimated by the largest |Ritz value|), then reports the explicit residual
   ‖H y − θ y‖ (one matvec per pair): H, being symmetric, has an eigenvalue within that distance
   of θ.
-* ``power_iteration``: power iteration with deflation as in Liu et al. (util/hessian.py, digest
-  §4.3 L-C7): Gaussian start, Gram–Schmidt against the eigenvectors already found, Rayleigh
+* ``power_iteration``: power iteration with deflation as in Liu et al. (official code,
+  util/hessian.py): Gaussian start, Gram–Schmidt against the eigenvectors already found, Rayleigh
   quotient, stop when |λ_t − λ_{t−1}| < tol (|λ_{t−1}| + 1e-6), at most ``max_iter`` matvecs per
   eigenvalue. Converges to the largest-MAGNITUDE eigenvalues.
 * ``hutchinson_trace``: tr H ≈ mean of zᵀ H z over Rademacher z, with standard error s/√m.
@@ -62,8 +62,8 @@ class EigenResult:
 
     def to_json(self) -> dict:
         return {"method": self.method, "which": self.which, "tol": self.tol,
-                "convergence_rule": CONVERGENCE_RULES[self.method], "converged": self.converged, "n_matvecs": self.n_matvecs,
-                "iterations": self.iterations, "pairs": [p.to_json() for p in self.pairs]}
+                "convergence_rule": CONVERGENCE_RULES[self.method], "converged": self.converged,
+                "n_matvecs": self.n_matvecs, "iterations": self.iterations, "pairs": [p.to_json() for p in self.pairs]}
 
 
 @dataclass

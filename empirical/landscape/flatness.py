@@ -15,8 +15,11 @@ perturbation nu shared by all examples and per-example L-inf input perturbations
 ``delta <- Proj(delta + step * sign(grad_delta))``; paper setting xi = 0.00075, 20 iterations, lr 0.01,
 10 attempts. With eps = 0 both measures are on the clean loss.
 
-Common random numbers: every draw comes from generators seeded with ``seed``, so two models that compute the
-same function up to a per-tensor rescaling give identical relative flatness (Stutz's scale invariance).
+Random streams (``advland.seeding``, master seed ``seed``): ``"flatness/average/samples"`` draws the weight
+samples nu_s, ``"flatness/attack"`` the attack's random start (a fresh generator for every evaluated model), and
+``"flatness/worst/attempts"`` the starts of the worst-case attempts (a fresh generator for the measured ball and
+for the reference). These common random numbers make two models that compute the same function up to a
+per-tensor rescaling give identical relative flatness (Stutz's scale invariance).
 """
 from __future__ import annotations
 
@@ -27,13 +30,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .directions import place, select
-from ..core.batching import check_batch_size
-from ..attacks import seeded_generator
-from .scan import check_data, robust_loss
-from ..core.state import preserved
+from advland.seeding import torch_generator
 
-BALLS = ("relative", "absolute")
+from .directions import place
+from ..core.batching import check_batch_size, slices
+from ..core.params import select_params
+from ..core.state import preserved
+from ..evaluate import check_data, loss_and_accuracy
+from ..names import BALLS
+
+
+SAMPLE_STREAM, ATTACK_STREAM, ATTEMPT_STREAM = "flatness/average/samples", "flatness/attack", "flatness/worst/attempts"
 
 
 def _check(xi: float, ball: str, count: int, what: str) -> None:
@@ -72,25 +79,29 @@ def average_flatness(model: nn.Module, x, y, *, xi: float = 0.5, samples: int = 
     _check(xi, ball, samples, "samples")
     check_batch_size(batch_size)
     check_data(x, y)
+    def loss():
+        return loss_and_accuracy(model, x, y, attack=attack, generator=torch_generator(seed, ATTACK_STREAM),
+                                 bn_mode=bn_mode, batch_size=batch_size)[0]
+
     with preserved(model, bn_mode):
-        params = select(model, "no-norm")
+        params = select_params(model, "no-norm")
         if reference is None:
-            reference = robust_loss(model, x, y, attack, seed=seed, batch_size=batch_size)[0]
+            reference = loss()
         base = [p.detach().clone() for _, p in params]
         rad = radii(params, xi, ball)
-        g = seeded_generator(seed)
+        g = torch_generator(seed, SAMPLE_STREAM)
         values = []
         for _ in range(samples):
             nu = sphere_sample(params, rad, g)
             place(params, base, [(1.0, nu)])
-            values.append(robust_loss(model, x, y, attack, seed=seed, batch_size=batch_size)[0])
+            values.append(loss())
     return {"kind": "average", "flatness": float(np.mean(values)) - reference, "reference": reference,
             "values": values, "xi": xi, "ball": ball, "samples": samples, "bn_mode": bn_mode,
             "loss": "clean" if attack is None else "robust", "params": [n for n, _ in params]}
 
 
 def _joint_ascent(model, x, y, params, base, rad, scales, *, eps, input_step, steps, lr, generator,
-                  batch_size):
+                  bn_mode, batch_size):
     """One attempt of the joint weight/input ascent; returns the final mean CE on (w + nu, x + delta)."""
     nu = sphere_sample(params, rad, generator, inside=True)
     delta = torch.zeros_like(x)
@@ -100,10 +111,10 @@ def _joint_ascent(model, x, y, params, base, rad, scales, *, eps, input_step, st
         delta = (x + delta).clamp(0, 1) - x
     weights = [p for _, p in params]
     for _ in range(steps):
-        for i in range(0, len(x), batch_size):
+        for sl in slices(len(x), batch_size):
             place(params, base, [(1.0, nu)])
-            db = delta[i:i + batch_size].clone().requires_grad_(eps > 0)
-            loss = F.cross_entropy(model(x[i:i + batch_size] + db), y[i:i + batch_size])
+            db = delta[sl].clone().requires_grad_(eps > 0)
+            loss = F.cross_entropy(model(x[sl] + db), y[sl])
             grads = torch.autograd.grad(loss, weights + ([db] if eps > 0 else []))
             with torch.no_grad():
                 for t, (gt, s, r) in enumerate(zip(grads, scales, rad)):
@@ -115,14 +126,9 @@ def _joint_ascent(model, x, y, params, base, rad, scales, *, eps, input_step, st
                         nu[t] = nu[t] * (r / n)
                 if eps > 0:
                     step = (db + input_step * grads[-1].sign()).clamp(-eps, eps)
-                    xb = x[i:i + batch_size]
-                    delta[i:i + batch_size] = (xb + step).clamp(0, 1) - xb
+                    delta[sl] = (x[sl] + step).clamp(0, 1) - x[sl]
     place(params, base, [(1.0, nu)])
-    with torch.no_grad():
-        total = sum(float(F.cross_entropy(model(x[i:i + batch_size] + delta[i:i + batch_size]),
-                                          y[i:i + batch_size], reduction="sum"))
-                    for i in range(0, len(x), batch_size))
-    return total / len(x)
+    return loss_and_accuracy(model, x, y, delta=delta, bn_mode=bn_mode, batch_size=batch_size)[0]
 
 
 def worst_flatness(model: nn.Module, x, y, *, xi: float = 0.00075, eps: float = 0.0,
@@ -144,14 +150,14 @@ def worst_flatness(model: nn.Module, x, y, *, xi: float = 0.00075, eps: float = 
     if not np.isfinite(input_step) or input_step < 0:
         raise ValueError(f"input_step must be a finite number >= 0, got {input_step!r}")
     with preserved(model, bn_mode):
-        params = select(model, "no-norm")
+        params = select_params(model, "no-norm")
         base = [p.detach().clone() for _, p in params]
         scales = [float(b.norm()) if ball == "relative" else 1.0 for b in base]
 
         def best(rad):
-            g = seeded_generator(seed)
+            g = torch_generator(seed, ATTEMPT_STREAM)
             return max(_joint_ascent(model, x, y, params, base, rad, scales, eps=eps, input_step=input_step,
-                                     steps=steps, lr=lr, generator=g, batch_size=batch_size)
+                                     steps=steps, lr=lr, generator=g, bn_mode=bn_mode, batch_size=batch_size)
                        for _ in range(attempts))
 
         if reference is None:

@@ -4,16 +4,22 @@
   * the loss: 'clean', L(θ) = (1/N) Σ_i CE(f(x_i; θ), y_i), or 'adversarial (examples frozen at θ)',
     the same loss at x_i + δ_i with δ computed ONCE at θ by ``empirical.attacks.pgd`` (or given
     precomputed) and then held fixed. This is what Liu et al. call the Hessian of the adversarial
-    loss (util/hessian.py; digest §4.3 L-C7, §5): it ignores the θ-dependence of δ*(θ) and is not
+    loss (official code, util/hessian.py): it ignores the θ-dependence of δ*(θ) and is not
     the curvature of the (non-smooth) robust loss itself;
-  * the parameter set: 'all' (Liu) or 'weights', tensors with ndim > 1 (Stutz, digest §3.2);
+  * the parameter set: 'all' (Liu) or 'weights', tensors with ndim > 1 (Stutz, common/hessian.py);
   * the BatchNorm mode, explicit: 'eval' (running statistics, the default and what every peer
     reports) or 'train' (batch statistics of each batch of ``batch_size``);
   * the HVP route (``empirical.hvp``) and the batch size (which does not change L in eval mode).
 
 Every forward pass runs inside ``state.preserved(model, bn_mode)``, so parameters, buffers (BN
-running statistics included) and train flags are bit-exactly what they were after each call.
-A loss that is not finite at θ raises ``FloatingPointError`` when the operator is built.
+running statistics included) and train flags are bit-exactly what they were after each call; the
+HVPs write nothing into the model (``empirical.hvp``), so autograd graphs that other code holds over
+it survive. A loss that is not finite at θ raises ``FloatingPointError`` when the operator is built.
+
+Cost: with 'double_backward' the operator builds the first-order graph of all N examples once, when it
+is built, and each matvec is then one backward pass through it (``hvp.RetainedGradient``), unless the
+graph's saved tensors exceed ``memory_budget`` bytes: then each matvec rebuilds it batch by batch
+(``hvp.hvp_double_backward``, about twice the cost). ``describe()['hvp_graph']`` says which.
 """
 from __future__ import annotations
 
@@ -26,8 +32,10 @@ from . import eigen
 from ..attacks import adversarial_deltas, pgd
 from ..core.batching import check_batch_size
 from ..core.state import check_bn_mode, preserved
-from .directions import normalize, select
-from .hvp import HVP_FUNCTIONS, HVP_METHODS, loss_value, select_params
+from ..core.params import select_params
+from ..names import HESSIAN_PARAM_SETS
+from .directions import normalize
+from .hvp import HVP_FUNCTIONS, HVP_METHODS, RetainedGradient, loss_value
 
 LOSS_KINDS = ("clean", "adversarial")
 LOSS_LABELS = {"clean": "clean", "adversarial": "adversarial (examples frozen at θ)"}
@@ -51,14 +59,16 @@ class HessianOperator:
     For loss='adversarial' give exactly one of ``x_adv`` (precomputed adversarial inputs, same shape
     as x) or ``attack`` (keyword arguments of ``empirical.attacks.pgd``, eps required), run once in
     batches of ``batch_size`` with BN mode ``attack_bn_mode`` (default: ``bn_mode``) and a generator
-    seeded with ``seed``. method: 'double_backward' (default: the faster route on CPU in
-    bench/bench_hessian.py, 2.9x a gradient vs 3.9x) | 'forward_over_reverse'.
+    seeded with ``seed``. method: 'double_backward' (default: the faster route, bench/bench_hessian.py) |
+    'forward_over_reverse'. memory_budget: bytes the retained graph of 'double_backward' may hold
+    (module docstring; 0 never retains it).
     """
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, params: str = "all",
                  bn_mode: str = "eval", loss: str = "clean", x_adv: torch.Tensor | None = None,
                  attack: dict | None = None, attack_bn_mode: str | None = None,
-                 method: str = "double_backward", batch_size: int = 500, seed: int = 0):
+                 method: str = "double_backward", batch_size: int = 500, seed: int = 0,
+                 memory_budget: int = 2 * 2**30):
         _check_data(x, y)
         self.bn_mode = check_bn_mode(bn_mode)
         if loss not in LOSS_KINDS:
@@ -66,8 +76,11 @@ class HessianOperator:
         if method not in HVP_METHODS:
             raise ValueError(f"method must be one of {HVP_METHODS}, got {method!r}")
         self.batch_size = check_batch_size(batch_size)
+        if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < 0:
+            raise ValueError(f"memory_budget must be an int >= 0 (bytes), got {memory_budget!r}")
+        self.memory_budget = memory_budget
         self.model, self.method, self.loss_kind, self.param_set = model, method, loss, params
-        self.params = select_params(model, params)
+        self.params = select_params(model, params, sets=HESSIAN_PARAM_SETS)
         dtypes = {p.dtype for _, p in self.params}
         if len(dtypes) != 1:
             raise ValueError(f"all selected parameters must share one dtype, got {sorted(map(str, dtypes))}")
@@ -85,8 +98,13 @@ class HessianOperator:
             self.x = x_adv.detach().to(self.like.device)
         else:
             self.x = self._attack(x, attack, self.adversarial["attack_bn_mode"], seed)
+        self.retained = None
         with preserved(model, self.bn_mode):
-            self.loss_value = loss_value(model, self.x, self.y, self.batch_size).item()
+            if method == "double_backward":
+                self.retained = RetainedGradient.build(model, self.params, self.x, self.y, self.batch_size,
+                                                       memory_budget)
+            self.loss_value = (self.retained.loss if self.retained is not None
+                               else loss_value(model, self.x, self.y, self.batch_size).item())
         if not torch.isfinite(torch.tensor(self.loss_value)):
             raise FloatingPointError(f"the {LOSS_LABELS[loss]} loss at θ is {self.loss_value}: "
                                      "the Hessian is undefined (check the weights and inputs)")
@@ -121,9 +139,12 @@ class HessianOperator:
         if v.shape != (self.dim,):
             raise ValueError(f"v must be a flat vector of length {self.dim}, got shape {tuple(v.shape)}")
         v = v.to(device=self.like.device, dtype=self.like.dtype)
-        with preserved(self.model, self.bn_mode):
-            hv = HVP_FUNCTIONS[self.method](self.model, self.params, self.x, self.y,
-                                            self.unflatten(v), self.batch_size)
+        if self.retained is not None:
+            hv = self.retained.hvp(self.unflatten(v))
+        else:
+            with preserved(self.model, self.bn_mode):
+                hv = HVP_FUNCTIONS[self.method](self.model, self.params, self.x, self.y,
+                                                self.unflatten(v), self.batch_size)
         return torch.cat([h.reshape(-1) for h in hv])
 
     def describe(self) -> dict:
@@ -132,8 +153,16 @@ class HessianOperator:
                 "bn_mode": self.bn_mode, "params": self.param_set,
                 "param_names": [n for n, _ in self.params], "dim": self.dim,
                 "n_examples": int(self.y.shape[0]), "batch_size": self.batch_size,
-                "hvp_method": self.method, "dtype": str(self.like.dtype),
-                "loss_value": self.loss_value}
+                "hvp_method": self.method, "hvp_graph": self._graph_description(),
+                "dtype": str(self.like.dtype), "loss_value": self.loss_value}
+
+    def _graph_description(self) -> dict:
+        if self.method != "double_backward":
+            return {"retained": False, "reason": "forward_over_reverse recomputes per matvec"}
+        if self.retained is None:
+            return {"retained": False, "reason": "saved tensors exceed memory_budget: recomputed per matvec",
+                    "memory_budget": self.memory_budget}
+        return {"retained": True, "saved_bytes": self.retained.saved_bytes, "memory_budget": self.memory_budget}
 
     def _solver_args(self, seed):
         return {"generator": torch.Generator().manual_seed(seed), "like": self.like}
@@ -173,10 +202,10 @@ def top_eigen_direction(model: nn.Module, x, y, *, params: str = "all", bn_mode:
     go to it, e.g. ``loss='adversarial', x_adv=...`` for examples frozen at theta).
 
     Returns ``(eigenvalue, direction, info, named_params)``: the direction has global L2 norm 1 and is
-    aligned with ``named_params = select(model, params)``; ``info['result']['converged']`` flags the solve.
+    aligned with ``named_params = select_params(model, params)``; ``info['result']['converged']`` flags the solve.
     """
     from .hessian import top_eigenvector
 
     value, vec, info = top_eigenvector(model, x, y, params=params, bn_mode=bn_mode, **kw)
-    named = select(model, params)
+    named = select_params(model, params)
     return float(value), normalize([v.detach() for v in vec], named, "unit"), info, named

@@ -8,16 +8,23 @@ evaluated in batches of at most ``batch_size``:
 so (in eval mode) the batch size changes neither L nor its derivatives. In BatchNorm train mode
 the batch statistics depend on the partition, so L then depends on ``batch_size`` by definition.
 This is the exact mean reduction of curvlinops; hessian-eigenthings averages batches unweighted
-and Liu et al. drop the last partial batch (peers.md §1.2, §1.6), both of which we avoid.
+and Liu et al. drop the last partial batch (util/hessian.py), both of which we avoid.
 
 Vectors are lists of tensors shaped like the selected parameters. The Hessian is taken w.r.t. the
 selected parameters only; the other parameters and all buffers are constants. None of these
 functions change the model's train/eval flags: callers set the BatchNorm mode (``state.preserved``).
+Every forward pass feeds the module fresh copies of its buffers (``functional_call``), so a train-mode
+BatchNorm updates copies, and no route except the finite difference writes into the model: graphs that
+other code holds over the model stay valid.
 
-Routes (peers.md §1.5):
-  * ``hvp_double_backward``:     H v = ∇_θ ⟨∇_θ L, v⟩ (reverse over reverse, on the module itself);
+Routes:
+  * ``RetainedGradient``:         ∇_θ L built ONCE with its graph; then H v = ∇_θ ⟨∇_θ L, v⟩ is one
+    backward pass through it per product, no forward pass (PyHessian's ``hessian_vector_product`` keeps
+    its batch's first-order graph the same way). Memory: every activation of all N examples stays alive;
+  * ``hvp_double_backward``:     the same product with the graph rebuilt per call, batch by batch
+    (one forward and two reverse passes per batch): the fallback when the graph does not fit;
   * ``hvp_forward_over_reverse``: H v = d/dt ∇_θ L(θ + t v)|_{t=0} (torch.func.jvp of torch.func.grad
-    over ``functional_call``); buffers are fed as fresh copies so train-mode BN updates stay local;
+    over ``functional_call``);
   * ``hvp_finite_difference``:   H v ≈ (∇L(θ + h v) − ∇L(θ − h v)) / 2h, error O(h²), for tests only.
 """
 from __future__ import annotations
@@ -27,32 +34,24 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, jvp
 
-from ..core.batching import batches, check_batch_size
+from ..core.batching import batches
 
-PARAM_SETS = ("all", "weights")
 HVP_METHODS = ("double_backward", "forward_over_reverse")
 
 
-def select_params(model: nn.Module, which: str = "all") -> list[tuple[str, nn.Parameter]]:
-    """The parameters the Hessian is taken over.
+def _forward(model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+    """f(x_b; θ) with the module's own parameters and fresh copies of its buffers (module docstring)."""
+    return functional_call(model, {k: b.clone() for k, b in model.named_buffers()}, (xb,))
 
-    'all': every parameter (Liu et al., util/hessian.py: weights, biases, BN affine);
-    'weights': tensors with ndim > 1 only (Stutz et al., common/hessian.py: no biases, no BN).
-    """
-    if which not in PARAM_SETS:
-        raise ValueError(f"params must be one of {PARAM_SETS}, got {which!r}")
-    chosen = [(n, p) for n, p in model.named_parameters()
-              if p.requires_grad and (which == "all" or p.ndim > 1)]
-    if not chosen:
-        raise ValueError(f"parameter set {which!r} matches no trainable parameter of "
-                         f"{type(model).__name__}")
-    return chosen
+
+def _batch_loss(model, xb, yb, w) -> torch.Tensor:
+    return w * F.cross_entropy(_forward(model, xb), yb)
 
 
 def loss_value(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.Tensor:
     """L(θ) as defined in the module docstring, without building a graph."""
     with torch.no_grad():
-        return sum(w * F.cross_entropy(model(xb), yb) for xb, yb, w in batches(x, y, batch_size))
+        return sum(_batch_loss(model, xb, yb, w) for xb, yb, w in batches(x, y, batch_size))
 
 
 def gradient(model, params, x, y, batch_size) -> list[torch.Tensor]:
@@ -60,7 +59,7 @@ def gradient(model, params, x, y, batch_size) -> list[torch.Tensor]:
     tensors = [p for _, p in params]
     total = [torch.zeros_like(p) for p in tensors]
     for xb, yb, w in batches(x, y, batch_size):
-        g = torch.autograd.grad(w * F.cross_entropy(model(xb), yb), tensors)
+        g = torch.autograd.grad(_batch_loss(model, xb, yb, w), tensors)
         for t, gi in zip(total, g):
             t.add_(gi)
     return total
@@ -70,12 +69,57 @@ def hvp_double_backward(model, params, x, y, v, batch_size) -> list[torch.Tensor
     """H v = Σ_b ∇_θ ⟨∇_θ L_b, v⟩ with L_b = (n_b/N) mean_b CE: two reverse passes per batch."""
     tensors = [p for _, p in params]
     total = [torch.zeros_like(p) for p in tensors]
-    for xb, yb, w in batches(x, y, batch_size):
-        g = torch.autograd.grad(w * F.cross_entropy(model(xb), yb), tensors, create_graph=True)
-        hv = torch.autograd.grad(g, tensors, grad_outputs=v)
-        for t, h in zip(total, hv):
-            t.add_(h)
+    with torch.enable_grad():
+        for xb, yb, w in batches(x, y, batch_size):
+            g = torch.autograd.grad(_batch_loss(model, xb, yb, w), tensors, create_graph=True)
+            hv = torch.autograd.grad(g, tensors, grad_outputs=v)
+            for t, h in zip(total, hv):
+                t.add_(h)
     return total
+
+
+class RetainedGradient:
+    """∇_θ L (module docstring) with its graph kept, for H v = ∇_θ ⟨∇_θ L, v⟩ at one backward pass each.
+
+    ``build`` runs the forward and first reverse pass of every batch once (create_graph=True) and sums the
+    batch gradients; ``hvp`` back-propagates v through that sum (retain_graph=True), so the graph serves any
+    number of products. It describes θ as it was at ``build``: ``hvp`` raises if a selected parameter has
+    been written in place since (its autograd version counter moved), rather than mix two θ.
+    """
+
+    def __init__(self, tensors, grad, loss: float, saved_bytes: int):
+        self.tensors, self.grad, self.loss, self.saved_bytes = tensors, grad, loss, saved_bytes
+        self.versions = [t._version for t in tensors]
+
+    @classmethod
+    def build(cls, model, params, x, y, batch_size, memory_budget: int) -> RetainedGradient | None:
+        """The retained gradient, or None as soon as the tensors its graph saves (distinct storages, counted
+        with ``torch.autograd.graph.saved_tensors_hooks``; an upper bound of what it keeps alive) exceed
+        ``memory_budget`` bytes: the caller then recomputes per product (``hvp_double_backward``)."""
+        tensors = [p for _, p in params]
+        storages: dict[int, int] = {}
+
+        def pack(t):
+            storage = t.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+            return t
+
+        total, loss = None, 0.0
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            for xb, yb, w in batches(x, y, batch_size):
+                value = _batch_loss(model, xb, yb, w)
+                g = torch.autograd.grad(value, tensors, create_graph=True)
+                total = list(g) if total is None else [a + b for a, b in zip(total, g)]
+                loss += value.item()
+                if sum(storages.values()) > memory_budget:
+                    return None
+        return cls(tensors, total, loss, sum(storages.values()))
+
+    def hvp(self, v) -> list[torch.Tensor]:
+        if [t._version for t in self.tensors] != self.versions:
+            raise RuntimeError("the parameters were modified in place after the retained gradient was built: "
+                               "build a new one (a new HessianOperator) for the new θ")
+        return list(torch.autograd.grad(self.grad, self.tensors, grad_outputs=v, retain_graph=True))
 
 
 def hvp_forward_over_reverse(model, params, x, y, v, batch_size) -> list[torch.Tensor]:

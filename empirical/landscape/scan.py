@@ -9,12 +9,13 @@ At every grid point the (robust) loss on a fixed data set is
 * zero when no attack is given (clean landscape).
 
 An *attack* is any callable ``attack(model, x, y, generator=g) -> delta`` (e.g.
-``functools.partial(empirical.attacks.pgd, eps=..., steps=...)``). Each point's attack gets a fresh
-generator seeded with ``seed``, so points are compared with common random numbers and a frozen and a
-regenerated scan coincide at theta. BatchNorm runs in an explicit mode (``bn_mode``) that the result
-records; ``recalibrate_bn`` re-estimates the running statistics at every point (eval mode only). In
+``functools.partial(empirical.attacks.pgd, eps=..., steps=...)``); losses and accuracies come from the one
+evaluation loop, ``empirical.evaluate``. Random stream (``advland.seeding``): each point's attack gets a fresh
+generator of the stream ``(seed, "scan/attack")``, so points are compared with common random numbers and a
+frozen and a regenerated scan coincide at theta. BatchNorm runs in an explicit mode (``bn_mode``) that the
+result records; ``recalibrate_bn`` re-estimates the running statistics at every point (eval mode only). In
 train mode every batch is normalized with its own statistics, so the loss depends on ``batch_size``.
-Parameters, buffers and train flags are restored bit-exactly afterwards (``empirical.state.preserved``).
+Parameters, buffers and train flags are restored bit-exactly afterwards (``empirical.core.state.preserved``).
 """
 from __future__ import annotations
 
@@ -24,42 +25,17 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from advland.seeding import torch_generator
+
 from .directions import check_aligned, global_norm, place
-from ..core.batching import check_batch_size
-from ..attacks import adversarial_deltas, seeded_generator
+from ..core.batching import slices
 from ..core.state import check_bn_mode, preserved
+from ..evaluate import check_data, evaluate, loss_and_accuracy
 
 ADV_MODES = ("regenerate", "frozen")
-
-
-def check_data(x, y) -> None:
-    if len(x) == 0 or len(x) != len(y):
-        raise ValueError(f"x and y must hold the same number N >= 1 of examples, got {len(x)} and {len(y)}")
-
-
-@torch.no_grad()
-def loss_and_accuracy(model: nn.Module, x, y, delta=None, *, batch_size: int = 500) -> tuple[float, float]:
-    """Mean CE and accuracy of the model as it is on ``x + delta`` (whatever mode it is in)."""
-    check_batch_size(batch_size)
-    check_data(x, y)
-    total, correct = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size] if delta is None else x[i:i + batch_size] + delta[i:i + batch_size]
-        logits = model(xb)
-        total += float(F.cross_entropy(logits, y[i:i + batch_size], reduction="sum"))
-        correct += int((logits.argmax(1) == y[i:i + batch_size]).sum())
-    return total / len(x), correct / len(x)
-
-
-def robust_loss(model: nn.Module, x, y, attack: Callable | None, *, seed: int = 0,
-                batch_size: int = 500) -> tuple[float, float, torch.Tensor]:
-    """``(mean CE, accuracy, delta)`` of the model as it is on its own adversarial examples."""
-    delta = adversarial_deltas(model, x, y, attack, seed=seed, batch_size=batch_size)
-    loss, acc = loss_and_accuracy(model, x, y, delta, batch_size=batch_size)
-    return loss, acc, delta
+ATTACK_STREAM = "scan/attack"
 
 
 @torch.no_grad()
@@ -73,8 +49,8 @@ def recalibrate_bn(model: nn.Module, x, *, batch_size: int = 500) -> None:
         m.momentum = None
         m.train()
     try:
-        for i in range(0, len(x), batch_size):
-            model(x[i:i + batch_size])
+        for sl in slices(len(x), batch_size):
+            model(x[sl])
     finally:
         for m, (mom, tr) in zip(bns, saved):
             m.momentum, m.training = mom, tr
@@ -119,14 +95,15 @@ def scan(model: nn.Module, x, y, params, directions, coords, *, attack: Callable
                 recalibrate_bn(model, recalibrate_bn_on, batch_size=batch_size)
 
         frozen = None
-        if adversarial == "frozen":
+        if adversarial == "frozen" and attack is not None:
             move([0.0] * len(grids))
-            frozen = adversarial_deltas(model, x, y, attack, seed=seed, batch_size=batch_size)
+            frozen = evaluate(model, x, y, attack=attack, generator=torch_generator(seed, ATTACK_STREAM),
+                              clean=False, bn_mode=bn_mode, batch_size=batch_size, keep_delta=True)["delta"]
         for index in np.ndindex(*shape):
             move([g[i] for g, i in zip(grids, index)])
-            delta = frozen if frozen is not None else adversarial_deltas(
-                model, x, y, attack, seed=seed, batch_size=batch_size)
-            loss[index], acc[index] = loss_and_accuracy(model, x, y, delta, batch_size=batch_size)
+            loss[index], acc[index] = loss_and_accuracy(
+                model, x, y, attack=None if frozen is not None else attack, delta=frozen,
+                generator=torch_generator(seed, ATTACK_STREAM), bn_mode=bn_mode, batch_size=batch_size)
     return {"coords": [g.tolist() for g in grids], "loss": loss, "acc": acc, "bn_mode": bn_mode,
             "adversarial": "none" if attack is None else adversarial,
             "recalibrate_bn": recalibrate_bn_on is not None, "n": int(len(x)), "seed": int(seed)}

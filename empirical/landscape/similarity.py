@@ -11,7 +11,10 @@ build ``theta+ = theta + a v`` and ``theta- = theta - a v``, run the attack on e
 the same a, similarity is lower for models trained with a larger eps. a = 0 is the control: the attack's
 random start alone makes the cosine < 1, because delta+ and delta- use different draws of one generator.
 The robust error of theta+ and theta- (on their own adversarial examples) and their clean error are
-reported too.
+reported too (``empirical.evaluate``).
+
+Random streams (``advland.seeding``, master seed ``seed``): the attack on theta+ (theta-) at the k-th scale of
+the sorted grid draws from ``"cosine/scale-{k}/plus"`` (``".../minus"``), ``ATTACK_STREAM.format(k=k, side=...)``.
 """
 from __future__ import annotations
 
@@ -22,11 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from advland.seeding import torch_generator
+
 from .directions import normalize, place
 from ..core.batching import check_batch_size
-from ..attacks import adversarial_deltas
-from .scan import check_data, loss_and_accuracy
 from ..core.state import preserved
+from ..evaluate import check_data, evaluate
+
+ATTACK_STREAM = "cosine/scale-{k}/{side}"
 
 
 def perturbation_cosine(model: nn.Module, x, y, params, direction, scales, *, attack: Callable,
@@ -34,8 +40,8 @@ def perturbation_cosine(model: nn.Module, x, y, params, direction, scales, *, at
     """Mean/std of cos(delta+, delta-) (raw and sign) and the robust/clean errors of theta +- a v, per a.
 
     ``direction`` (aligned with ``params``) is rescaled to global unit norm first. The control a = 0 is
-    always reported (prepended when ``scales`` lacks it). For the k-th scale of the sorted grid the attacks
-    on theta+ and theta- are seeded with ``seed + 2k`` and ``seed + 2k + 1``.
+    always reported (prepended when ``scales`` lacks it). The attacks draw from the streams of the module
+    docstring.
     """
     if attack is None:
         raise ValueError("the perturbation cosine needs an attack (cosines of zero perturbations are undefined)")
@@ -51,12 +57,13 @@ def perturbation_cosine(model: nn.Module, x, y, params, direction, scales, *, at
         base = [p.detach().clone() for _, p in params]
         for k, a in enumerate(grid):
             deltas, errors = [], {}
-            for side, sign, s in (("plus", 1.0, seed + 2 * k), ("minus", -1.0, seed + 2 * k + 1)):
+            for side, sign in (("plus", 1.0), ("minus", -1.0)):
                 place(params, base, [(sign * a, v)])
-                delta = adversarial_deltas(model, x, y, attack, seed=s, batch_size=batch_size)
-                errors[f"error_{side}"] = 1.0 - loss_and_accuracy(model, x, y, delta, batch_size=batch_size)[1]
-                errors[f"clean_error_{side}"] = 1.0 - loss_and_accuracy(model, x, y, batch_size=batch_size)[1]
-                deltas.append(delta.flatten(1))
+                r = evaluate(model, x, y, attack=attack, bn_mode=bn_mode, batch_size=batch_size, keep_delta=True,
+                             generator=torch_generator(seed, ATTACK_STREAM.format(k=k, side=side)))
+                errors[f"error_{side}"] = 1.0 - r["robust_acc"]
+                errors[f"clean_error_{side}"] = 1.0 - r["clean_acc"]
+                deltas.append(r["delta"].flatten(1))
             raw = F.cosine_similarity(deltas[0], deltas[1], dim=1)
             sgn = F.cosine_similarity(deltas[0].sign(), deltas[1].sign(), dim=1)
             rows.append({"scale": float(a),

@@ -1,8 +1,8 @@
 """Adversarial Weight Perturbation (Wu, Xia, Wang 2020), as in the official ``utils_awp.py``.
 
 One ascent step on a separate *proxy* copy of the model (so that the real model's BatchNorm buffers and
-optimizer state are untouched), then a layer-wise rescale: for every weight tensor ``w_l`` with ndim > 1
-(conv and linear weights; biases and BN parameters are never perturbed)
+optimizer state are untouched), then a layer-wise rescale: for every tensor ``w_l`` of the parameter set
+'weights' of ``empirical.core.params`` (conv and linear weights; biases and BN parameters are never perturbed)
 
     d_l = grad_{w_l} L(proxy)          (the official code takes one SGD step and uses proxy - w: lr cancels)
     v_l = gamma * ||w_l||_F * d_l / (||d_l||_F + 1e-20)     so that ||v_l|| = gamma ||w_l|| exactly.
@@ -15,13 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def perturbable(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    """The AWP perturbation set: parameters named '*weight*' with ndim > 1."""
-    params = [(n, p) for n, p in model.named_parameters() if p.ndim > 1 and "weight" in n]
-    if not params:
-        raise ValueError("the model has no weight tensor with ndim > 1 to perturb")
-    return params
+from ..core.params import select_params
 
 
 def awp_direction(model: nn.Module, proxy: nn.Module, loss_fn, gamma: float) -> dict[str, torch.Tensor]:
@@ -32,9 +26,9 @@ def awp_direction(model: nn.Module, proxy: nn.Module, loss_fn, gamma: float) -> 
         raise ValueError(f"AWP gamma must be >= 0, got {gamma!r}")
     proxy.load_state_dict(model.state_dict())
     proxy.train()
-    named = perturbable(proxy)
+    named = select_params(proxy, "weights")
     grads = torch.autograd.grad(loss_fn(proxy), [p for _, p in named], allow_unused=True)
-    weights = dict(perturbable(model))
+    weights = dict(select_params(model, "weights"))
     out = {}
     for (name, _), g in zip(named, grads):
         w = weights[name].detach()

@@ -20,12 +20,20 @@ the same result as an uninterrupted run. A non-finite (or > max_loss) training l
 'diverged'.
 
 ``fast=True``: bf16 autocast, channels_last, data resident on the device, and torch.compile on CUDA.
+
+Random streams (``advland.seeding``, master seed ``cfg.seed``): ``"train/init"`` seeds torch's global generator
+when ``train`` builds the model; ``"train/shuffle"`` (CPU) orders every epoch; ``"train/batch"`` (on the
+device) draws the attack starts, the TRADES start noise and the augmentations; ``"train/subset/eval-train"``,
+``".../eval-test"`` and ``".../grad"`` fix the metric subsets; ``"train/epoch-{e}/eval-train"``,
+``".../eval-test"`` and ``".../grad-norm"`` drive the attacks of epoch e's metrics. The states of the shuffle and
+batch generators are in the checkpoint, so a resumed run draws what the uninterrupted one drew.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
 import dataclasses
+import functools
 import math
 import pathlib
 import time
@@ -34,86 +42,23 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from advland.seeding import stream_seed, torch_generator
+
 from . import checkpoint as ckpt
-from ..attacks import NORMS, check_threat, pgd
+from .. import attacks
+from ..attacks import pgd
+from ..core.batching import shuffled_index_batches
+from ..evaluate import evaluate
 from .awp import apply_perturbation, awp_direction
 from advland.environment import environment
 from advland.io import write_json
 from .metrics import dead_relu_fraction, full_batch_grad_norm, weight_norms
-from .schedules import EPS_SCHEDULES, LR_SCHEDULES, check_periods, eps_at, lr_at
-from ..core.state import BN_MODES, preserved
-
-METHODS = ("clean", "at", "trades", "awp", "trades-awp")
-OPTIMIZERS = ("sgd", "adam")
-AWP_DEFAULTS = {"awp": (0.01, 0), "trades-awp": (5e-3, 10)}   # (gamma, warm-up epochs), official code
-RESUMABLE_DIFFERENCES = ("device", "data_dir")
+from .config import AWP_DEFAULTS, TrainConfig, config_differences
+from .schedules import eps_at, lr_at
+from ..core.state import preserved
 
 
-@dataclasses.dataclass
-class TrainConfig:
-    model: str = "lenet"
-    dataset: str = "mnist"
-    method: str = "at"
-    eps: float = 0.1
-    norm: str = "linf"
-    schedule: str = "const"
-    eps_max: float | None = None          # over-shoot of cos/linear (None: 1.5x / 2x the target)
-    eps_update: str = "epoch"             # 'epoch' or 'batch'
-    periods: list | None = None           # period boundaries, None: [0, epochs]
-    epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    lr_schedule: str = "const"            # restarted in every period ('periodic' LR with several periods)
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    width: int | None = None
-    num_classes: int = 10
-    in_channels: int | None = None
-    subset: int | None = None             # training examples (class balanced), None: all
-    eval_subset: int = 1000               # fixed train/test examples for the per-epoch metrics
-    grad_subset: int = 500                # fixed train examples for the full-batch gradient norm
-    attack_steps: int = 10
-    attack_step_size: float | None = None  # at the target eps; None: 2.5 eps / steps
-    eval_steps: int = 20
-    beta: float = 6.0
-    awp_gamma: float | None = None        # None: 0.01 (awp), 5e-3 (trades-awp)
-    awp_warmup: int | None = None         # None: 0 (awp), 10 (trades-awp)
-    bn_attack: str = "eval"
-    augment: bool | None = None           # random crop + flip; None: on for cifar10, off otherwise
-    seed: int = 0
-    device: str = "cpu"
-    fast: bool = False
-    data_dir: str | None = None
-    max_loss: float = 1e4
-
-    def resolved(self) -> "TrainConfig":
-        """Validate every field and fill the None defaults that depend on others."""
-        c = dataclasses.replace(self)
-        for field, allowed in (("method", METHODS), ("norm", NORMS), ("schedule", EPS_SCHEDULES),
-                               ("lr_schedule", LR_SCHEDULES), ("optimizer", OPTIMIZERS),
-                               ("bn_attack", BN_MODES), ("eps_update", ("epoch", "batch"))):
-            if getattr(c, field) not in allowed:
-                raise ValueError(f"{field} must be one of {allowed}, got {getattr(c, field)!r}")
-        check_threat(c.eps, c.norm)
-        for field in ("epochs", "batch_size", "eval_subset", "grad_subset", "num_classes"):
-            if int(getattr(c, field)) < 1:
-                raise ValueError(f"{field} must be >= 1, got {getattr(c, field)!r}")
-        if c.lr <= 0 or c.attack_steps < 1 or c.eval_steps < 1 or c.beta < 0:
-            raise ValueError("need lr > 0, attack_steps >= 1, eval_steps >= 1 and beta >= 0")
-        c.periods = list(check_periods(c.periods if c.periods is not None else [0, c.epochs]))
-        if c.periods[-1] != c.epochs:
-            raise ValueError(f"the last period boundary ({c.periods[-1]}) must equal epochs ({c.epochs})")
-        if c.method in AWP_DEFAULTS:
-            gamma, warmup = AWP_DEFAULTS[c.method]
-            c.awp_gamma = gamma if c.awp_gamma is None else c.awp_gamma
-            c.awp_warmup = warmup if c.awp_warmup is None else c.awp_warmup
-        if c.attack_step_size is None:
-            c.attack_step_size = 2.5 * c.eps / c.attack_steps
-        if c.augment is None:
-            c.augment = c.dataset == "cifar10"
-        eps_at(0.0, kind=c.schedule, target=c.eps, periods=c.periods, eps_max=c.eps_max)  # validates eps_max
-        return c
+INIT_STREAM, SHUFFLE_STREAM, BATCH_STREAM = "train/init", "train/shuffle", "train/batch"
 
 
 def trades_kl(logits_adv: torch.Tensor, p_clean: torch.Tensor) -> torch.Tensor:
@@ -140,8 +85,8 @@ class TrainRun:
         else:
             self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.proxy = copy.deepcopy(self.base) if cfg.method in AWP_DEFAULTS else None
-        self.gen_cpu = torch.Generator().manual_seed(cfg.seed)
-        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+        self.gen_cpu = torch_generator(cfg.seed, SHUFFLE_STREAM)
+        self.gen = torch_generator(cfg.seed, BATCH_STREAM, self.device)
 
     def autocast(self):
         if not self.fast:
@@ -163,7 +108,7 @@ class TrainRun:
         self.gen.set_state(state["rng"]["device"].cpu())
 
 
-def _inner(run: TrainRun, xb, yb, eps_t: float) -> torch.Tensor:
+def inner_maximization(run: TrainRun, xb, yb, eps_t: float) -> torch.Tensor:
     """Inner maximisation of the batch (x_adv), with BN in cfg.bn_attack mode."""
     cfg = run.cfg
     if cfg.method == "clean" or eps_t == 0:
@@ -182,7 +127,7 @@ def _inner(run: TrainRun, xb, yb, eps_t: float) -> torch.Tensor:
     return xb + delta
 
 
-def _outer_loss(cfg: TrainConfig, module, xb, yb, x_adv) -> torch.Tensor:
+def outer_loss(cfg: TrainConfig, module, xb, yb, x_adv) -> torch.Tensor:
     """CE(f(x_adv), y) for clean/AT/AWP; CE(f(x), y) + beta KL_batchmean(p(x) || p(x_adv)) for TRADES."""
     if cfg.method not in ("trades", "trades-awp"):
         return F.cross_entropy(module(x_adv).float(), yb)
@@ -194,20 +139,20 @@ def _outer_loss(cfg: TrainConfig, module, xb, yb, x_adv) -> torch.Tensor:
 def awp_perturbation(run: TrainRun, xb, yb, x_adv) -> dict:
     """The AWP perturbation v of this batch: one normalized ascent step of the outer loss (the loss the
     model is trained on) at (w, x_adv), so that L(w + v) > L(w) to first order (Wu et al. 2020, eq. 9)."""
-    return awp_direction(run.base, run.proxy, lambda m: _outer_loss(run.cfg, m, xb, yb, x_adv), run.cfg.awp_gamma)
+    return awp_direction(run.base, run.proxy, lambda m: outer_loss(run.cfg, m, xb, yb, x_adv), run.cfg.awp_gamma)
 
 
 def train_step(run: TrainRun, xb, yb, *, epoch: int, eps_t: float) -> float:
     """One optimisation step on a batch; returns the training loss (at w + v for AWP)."""
     cfg = run.cfg
     with run.autocast():
-        x_adv = _inner(run, xb, yb, eps_t)
+        x_adv = inner_maximization(run, xb, yb, eps_t)
         run.base.train()
         v = None
         if run.proxy is not None and epoch >= cfg.awp_warmup:
             v = awp_perturbation(run, xb, yb, x_adv)
             apply_perturbation(run.base, v, +1.0)
-        loss = _outer_loss(cfg, run.fwd, xb, yb, x_adv)
+        loss = outer_loss(cfg, run.fwd, xb, yb, x_adv)
     value = float(loss.detach())
     if math.isfinite(value) and value <= cfg.max_loss:
         run.opt.zero_grad(set_to_none=True)
@@ -216,23 +161,6 @@ def train_step(run: TrainRun, xb, yb, *, epoch: int, eps_t: float) -> float:
     if v is not None:
         apply_perturbation(run.base, v, -1.0)
     return value
-
-
-def evaluate(run: TrainRun, x, y, *, eps: float, seed: int) -> dict:
-    """Clean and PGD(eval_steps) robust accuracy and mean CE on (x, y) at the target eps, eval-mode BN."""
-    cfg = run.cfg
-    gen = torch.Generator(device=run.device).manual_seed(seed)
-    sums = {"clean_acc": 0.0, "clean_loss": 0.0, "robust_acc": 0.0, "robust_loss": 0.0}
-    with preserved(run.base, "eval"), run.autocast():
-        for i in range(0, x.shape[0], cfg.batch_size):
-            xb, yb = run.inputs(x[i:i + cfg.batch_size]), y[i:i + cfg.batch_size].to(run.device)
-            delta = pgd(run.fwd, xb, yb, eps=eps, norm=cfg.norm, steps=cfg.eval_steps, generator=gen)
-            with torch.no_grad():
-                for key, inp in (("clean", xb), ("robust", xb + delta)):
-                    logits = run.fwd(inp).float()
-                    sums[f"{key}_acc"] += float((logits.argmax(1) == yb).sum())
-                    sums[f"{key}_loss"] += float(F.cross_entropy(logits, yb, reduction="sum"))
-    return {k: v / x.shape[0] for k, v in sums.items()}
 
 
 def _load_data(cfg: TrainConfig):
@@ -247,17 +175,26 @@ def _build_model(cfg: TrainConfig):
     return build_model(cfg.model, width=cfg.width, num_classes=cfg.num_classes, in_channels=cfg.in_channels)
 
 
-def _fixed_subset(n_total: int, n: int, seed: int) -> torch.Tensor:
-    return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+def _fixed_subset(n_total: int, n: int, seed: int, name: str) -> torch.Tensor:
+    return torch.randperm(n_total, generator=torch_generator(seed, f"train/subset/{name}"))[:n].sort().values
 
 
-def _epoch_metrics(run: TrainRun, epoch: int, train_eval, test_eval, grad_set) -> dict:
+def epoch_metrics(run: TrainRun, epoch: int, train_eval, test_eval, grad_set) -> dict:
+    """The per-epoch metrics of the module docstring: clean and PGD-``eval_steps`` robust loss/accuracy at the
+    target eps on ``train_eval`` and ``test_eval`` (``empirical.evaluate``, eval-mode BN), full-batch gradient
+    norms on ``grad_set``, dead ReLU fractions and weight norms. The model is left bit-exactly as it was."""
     cfg = run.cfg
-    m = {f"train_{k}": v for k, v in evaluate(run, *train_eval, eps=cfg.eps, seed=cfg.seed + 7919 * epoch + 1).items()}
-    m.update({f"test_{k}": v for k, v in evaluate(run, *test_eval, eps=cfg.eps, seed=cfg.seed + 7919 * epoch + 2).items()})
+    stream = f"train/epoch-{epoch}"
+    eval_attack = functools.partial(attacks.attack, "pgd", eps=cfg.eps, norm=cfg.norm, steps=cfg.eval_steps)
+    m = {}
+    with run.autocast():
+        for split, (x, y) in (("train", train_eval), ("test", test_eval)):
+            r = evaluate(run.fwd, run.inputs(x), y.to(run.device), attack=eval_attack, batch_size=cfg.batch_size,
+                         generator=torch_generator(cfg.seed, f"{stream}/eval-{split}", run.device))
+            m.update({f"{split}_{k}": r[k] for k in ("clean_acc", "clean_loss", "robust_acc", "robust_loss")})
     xg, yg = run.inputs(grad_set[0]), grad_set[1].to(run.device)
     attack = {"norm": cfg.norm, "steps": cfg.attack_steps, "step_size": cfg.attack_step_size,
-              "generator": torch.Generator(device=run.device).manual_seed(cfg.seed + 7919 * epoch + 3)}
+              "generator": torch_generator(cfg.seed, f"{stream}/grad-norm", run.device)}
     with run.autocast():
         m["grad_norm_clean"] = full_batch_grad_norm(run.fwd, xg, yg, batch_size=cfg.batch_size)
         m["grad_norm_robust"] = (full_batch_grad_norm(run.fwd, xg, yg, eps=cfg.eps, attack=attack,
@@ -281,19 +218,19 @@ def _record_environment(out: pathlib.Path, seed: int) -> None:
 
 
 def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int | None = None,
-          progress: bool = False) -> dict:
+          progress: bool = False, on_epoch=None) -> dict:
     """Train (or resume) the run of ``cfg`` in ``out_dir``; returns the metrics.json document.
 
     ``data``: optional (x_train, y_train, x_test, y_test) float tensors in [0,1] (default: empirical.data);
     ``model``: optional freshly initialised module (default: empirical.models.build_model, seeded by cfg.seed);
-    ``stop_after``: finish at most this many epochs in this call (a time-sliced job; rerun to resume)."""
+    ``stop_after``: finish at most this many epochs in this call (a time-sliced job; rerun to resume);
+    ``progress``: progress bars; ``on_epoch(record)``: called with each finished epoch's metrics, once saved."""
     cfg = cfg.resolved()
     out = pathlib.Path(out_dir)
     config = dataclasses.asdict(cfg)
     if (out / ckpt.CONFIG).is_file():
         old = ckpt.read_json(out / ckpt.CONFIG)
-        diff = sorted(k for k in set(old) | set(config)
-                      if k not in RESUMABLE_DIFFERENCES and old.get(k) != config.get(k))
+        diff = config_differences(old, config)
         if diff:
             raise ValueError(f"{out} holds a run with a different configuration (fields {diff}); "
                              "use another --out directory")
@@ -304,7 +241,7 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
     _record_environment(out, cfg.seed)
     x_tr, y_tr, x_te, y_te = data if data is not None else _load_data(cfg)
     if model is None:
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(stream_seed(cfg.seed, INIT_STREAM))
         model = _build_model(cfg)
     run = TrainRun(cfg, model)
     history, start = [], 0
@@ -317,9 +254,9 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
     if cfg.fast:
         x_tr = run.inputs(x_tr)
         y_tr = y_tr.to(run.device)
-    ev_tr = _fixed_subset(len(y_tr), cfg.eval_subset, cfg.seed + 11)
-    ev_te = _fixed_subset(len(y_te), cfg.eval_subset, cfg.seed + 13)
-    g_ix = _fixed_subset(len(y_tr), cfg.grad_subset, cfg.seed + 17)
+    ev_tr = _fixed_subset(len(y_tr), cfg.eval_subset, cfg.seed, "eval-train")
+    ev_te = _fixed_subset(len(y_te), cfg.eval_subset, cfg.seed, "eval-test")
+    g_ix = _fixed_subset(len(y_tr), cfg.grad_subset, cfg.seed, "grad")
     ev_tr, g_ix = ev_tr.to(x_tr.device), g_ix.to(x_tr.device)
     train_eval, test_eval = (x_tr[ev_tr], y_tr[ev_tr]), (x_te[ev_te], y_te[ev_te])
     grad_set = (x_tr[g_ix], y_tr[g_ix])
@@ -329,15 +266,15 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
     status = "running"
     for epoch in tqdm(range(start, end), desc="epochs", initial=start, total=cfg.epochs, disable=not progress):
         t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=run.gen_cpu)
         losses = []
-        for i in tqdm(range(nb), desc=f"epoch {epoch}", leave=False, disable=not progress):
+        for i, idx in tqdm(enumerate(shuffled_index_batches(n, bs, run.gen_cpu)), desc=f"epoch {epoch}", total=nb,
+                           leave=False, disable=not progress):
             t = epoch + (i + 1) / nb
             for group in run.opt.param_groups:
                 group["lr"] = lr_at(t, kind=cfg.lr_schedule, base=cfg.lr, periods=cfg.periods)
             eps_t = eps_at(t if cfg.eps_update == "batch" else epoch, kind=cfg.schedule, target=cfg.eps,
                            periods=cfg.periods, eps_max=cfg.eps_max)
-            idx = perm[i * bs:(i + 1) * bs].to(x_tr.device)
+            idx = idx.to(x_tr.device)
             xb, yb = run.inputs(x_tr[idx]), y_tr[idx].to(run.device)
             if cfg.augment:
                 from ..data import random_crop_flip
@@ -351,10 +288,12 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
                 return doc
         record = {"epoch": epoch, "eps": eps_t, "lr": run.opt.param_groups[0]["lr"],
                   "train_loss_running": sum(losses) / len(losses)}
-        record.update(_epoch_metrics(run, epoch, train_eval, test_eval, grad_set))
+        record.update(epoch_metrics(run, epoch, train_eval, test_eval, grad_set))
         record["time_s"] = time.perf_counter() - t0
         history.append(record)
         ckpt.save_checkpoint(out / ckpt.CHECKPOINT, run.state(epoch, history))
         status = "completed" if epoch + 1 == cfg.epochs else "running"
         write_json(out / ckpt.METRICS, _metrics_doc(cfg, status, history))
+        if on_epoch is not None:
+            on_epoch(record)
     return _metrics_doc(cfg, status, history)

@@ -1,6 +1,6 @@
 """Per-epoch training measurements: full-batch gradient norm, per-layer weight norms, dead ReLU fractions.
 
-All of them leave the model bit-exactly as they found it (``empirical.state.preserved``) and never touch
+All of them leave the model bit-exactly as they found it (``empirical.core.state.preserved``) and never touch
 ``.grad`` of the parameters.
 """
 from __future__ import annotations
@@ -10,14 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..attacks import pgd
+from ..core.batching import slices
 from ..core.state import preserved
-
-
-def _batches(n: int, batch_size: int):
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    for i in range(0, n, batch_size):
-        yield slice(i, min(i + batch_size, n))
 
 
 def full_batch_grad_norm(model: nn.Module, x, y, *, eps=0.0, attack=None, bn_mode="eval",
@@ -31,7 +25,7 @@ def full_batch_grad_norm(model: nn.Module, x, y, *, eps=0.0, attack=None, bn_mod
     total = [torch.zeros_like(p) for p in params]
     n = x.shape[0]
     with preserved(model, bn_mode):
-        for sl in _batches(n, batch_size):
+        for sl in slices(n, batch_size):
             xb, yb = x[sl], y[sl]
             if eps > 0:
                 xb = xb + pgd(model, xb, yb, eps=eps, **attack)
@@ -65,7 +59,7 @@ def dead_relu_fraction(model: nn.Module, x, *, bn_mode="eval", batch_size=500) -
     handles = [m.register_forward_hook(hook_for(n)) for n, m in relus]
     try:
         with preserved(model, bn_mode), torch.no_grad():
-            for sl in _batches(x.shape[0], batch_size):
+            for sl in slices(x.shape[0], batch_size):
                 model(x[sl])
     finally:
         for h in handles:

@@ -1,0 +1,1 @@
+"""The built-in claims, one file per claim in a folder per paper (``registry.BUILTIN_MODULES`` lists them)."""

@@ -1,0 +1,4 @@
+"""Claims of Liu, Salzmann, Lin, Tomioka, Süsstrunk (NeurIPS 2020), "On the Loss Landscape of Adversarial Training:
+Identifying Challenges and How to Overcome Them", with the statements as written on the authors' slides:
+``version_space`` and ``bad_directions`` (linear model), ``smoothness`` and ``convergence`` (nonlinear model).
+"""
