@@ -73,30 +73,84 @@ def evaluate(claim: Claim, ctx: Context, execute: Execute = execute) -> Outcome:
     return conclude(claim, ctx, {u.key: execute(u) for u in plan(claim, ctx)})
 
 
+def unit_failure_outcome(failed) -> Outcome:
+    """Units that raised: missing or corrupt data skips the claim (the message names the files and the fix);
+    anything else is the claim's error verdict, naming each unit and keeping its traceback."""
+    if all(o.error_type == "DataError" for o in failed):
+        reason = failed[0].error.strip().splitlines()[-1]
+        return Outcome(summary=f"skipped: {reason}",
+                       checks=[Check("data available", Verdict.SKIPPED, note=reason, key="data")],
+                       details={"units": [o.unit.key for o in failed]})
+    names = "; ".join(f"{o.unit.kind} {o.unit.key}: {o.error.strip().splitlines()[-1]}" for o in failed)
+    return Outcome(summary=f"a unit of work raised: {names}",
+                   checks=[Check("units computed", Verdict.ERROR, note=names, key="units")],
+                   details={"traceback": "\n".join(o.error for o in failed),
+                            "failed_units": {o.unit.key: o.error for o in failed}})
+
+
+@dataclass
+class InProcess:
+    """The simplest executor: every unit computed here by ``execute``, in turn, exceptions caught per unit."""
+
+    execute: Execute = execute
+
+    def run(self, units: list[Unit]) -> dict:
+        from .jobs.local import UnitOutcome
+
+        outcomes = {}
+        for u in {u.key: u for u in units}.values():
+            start = time.perf_counter()
+            try:
+                outcomes[u.key] = UnitOutcome(u, results=self.execute(u), seconds=time.perf_counter() - start)
+            except (Exception, SystemExit) as exc:  # recorded against the unit (sys.exit included)
+                outcomes[u.key] = UnitOutcome(u, error="".join(traceback.format_exception(exc)),
+                                              error_type=type(exc).__name__, seconds=time.perf_counter() - start)
+        return outcomes
+
+
+def _finish(claim: Claim, ctx: Context, units: list[Unit], outcomes: dict) -> Outcome:
+    failed = [outcomes[u.key] for u in units if not outcomes[u.key].ok]
+    if failed:
+        return unit_failure_outcome(failed)
+    # a copy per claim: one claim's decide cannot alter another's numbers
+    return conclude(claim, ctx, {u.key: json.loads(json.dumps(outcomes[u.key].results)) for u in units})
+
+
 def run_claim(claim: Claim, ctx: Context, execute: Execute = execute) -> Result:
-    start = time.perf_counter()
-    units: list[Unit] = []
-    try:
-        units = plan(claim, ctx)
-        outcome = conclude(claim, ctx, {u.key: execute(u) for u in units})
-    except (Exception, SystemExit) as exc:  # any failure of a claim's stages, sys.exit included, is its error verdict
-        outcome = error_outcome(exc)
-    return Result(claim, outcome, time.perf_counter() - start, units)
+    return run_claims([claim], ctx, executor=InProcess(execute))[0]
 
 
 def run_claims(claims: list[Claim], ctx: Context, on_result: Callable[[Result], None] | None = None,
-               execute: Execute = execute) -> list[Result]:
-    """Run each claim in turn; a unit planned by several claims is computed once (by key)."""
-    done: dict[str, dict] = {}
+               execute: Execute = execute, executor=None) -> list[Result]:
+    """Plan every claim, compute the distinct units (a unit planned by several claims once, by key) with
+    ``executor`` (default: in this process with ``execute``), then decide and plot each claim.
 
-    def once(unit: Unit) -> dict:
-        if unit.key not in done:
-            done[unit.key] = execute(unit)
-        return json.loads(json.dumps(done[unit.key]))  # a copy: one claim's decide cannot alter another's numbers
-
+    A claim whose plan raises, or whose decide/plot raises, ends in ``error`` with the whole traceback; one whose
+    unit raised ends as ``unit_failure_outcome`` says. ``Result.seconds`` is the claim's planning and concluding
+    time plus the computing time of its units (a shared unit counts for each claim that needs it)."""
+    executor = InProcess(execute) if executor is None else executor
+    planned: dict[str, list[Unit] | BaseException] = {}
+    plan_seconds: dict[str, float] = {}
+    for c in claims:
+        start = time.perf_counter()
+        try:
+            planned[c.id] = plan(c, ctx)
+        except (Exception, SystemExit) as exc:  # a broken plan, sys.exit included, is that claim's error
+            planned[c.id] = exc
+        plan_seconds[c.id] = time.perf_counter() - start
+    outcomes = executor.run([u for v in planned.values() if isinstance(v, list) for u in v])
     results = []
     for c in claims:
-        r = run_claim(c, ctx, once)
+        start, units = time.perf_counter(), planned[c.id]
+        if isinstance(units, BaseException):
+            outcome, units = error_outcome(units), []
+        else:
+            try:
+                outcome = _finish(c, ctx, units, outcomes)
+            except (Exception, SystemExit) as exc:  # decide or plot failed: the claim's error verdict
+                outcome = error_outcome(exc)
+        seconds = plan_seconds[c.id] + time.perf_counter() - start + sum(outcomes[u.key].seconds for u in units)
+        r = Result(c, outcome, seconds, units)
         results.append(r)
         if on_result is not None:
             on_result(r)

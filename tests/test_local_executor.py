@@ -1,0 +1,132 @@
+"""advland.claims.jobs.local with the store: finished units are reused, a pool of worker processes gives the same
+numbers as the driver alone, failures and missing data reach the claims honestly."""
+import textwrap
+
+import pytest
+
+from advland.claims.jobs.local import LocalExecutor, current
+from advland.claims.jobs.store import Store
+from advland.claims.model import Context, Verdict
+from advland.claims.registry import load_claims_file
+from advland.claims.runner import run_claims
+
+CLAIMS = textwrap.dedent('''
+    from pathlib import Path
+
+    from advland.claims import Check, Outcome, claim, unit_kind
+    from advland.claims.jobs.local import current
+    from advland.claims.model import Verdict
+    from advland.empirical.data import DataError
+
+
+    @unit_kind("t.square")
+    def square(*, x: float = 1.0, log: str = "") -> dict:
+        if log:
+            with open(log, "a") as f:
+                f.write(f"{x}\\n")
+        if x < 0:
+            raise ValueError("negative x")
+        if x == 99:
+            raise DataError("mnist/t10k-images-idx3-ubyte.gz is missing; run `advland data fetch mnist`")
+        return {"y": x * x, "workdir": bool(current().workdir)}
+
+
+    def _plan(xs):
+        return lambda ctx: [square.unit(x=x, log=str(Path(__file__).with_name("calls.log"))) for x in xs]
+
+
+    def _decide(ctx, results):
+        ys = sorted(r["y"] for r in results.values())
+        return Outcome(f"squares {ys}", [Check("non-negative", Verdict.CONFIRMED if min(ys) >= 0
+                                               else Verdict.REFUTED, key="non-negative")])
+
+
+    good = claim("t.good", where="w", statement="s", formula="f")(plan=_plan([1.0, 2.0, 3.0]), decide=_decide)
+    shared = claim("t.shared", where="w", statement="s", formula="f")(plan=_plan([2.0]), decide=_decide)
+    broken = claim("t.broken", where="w", statement="s", formula="f")(plan=_plan([-1.0]), decide=_decide)
+    nodata = claim("t.nodata", where="w", statement="s", formula="f")(plan=_plan([99.0]), decide=_decide)
+''')
+
+
+@pytest.fixture
+def claims_file(tmp_path):
+    path = tmp_path / "claims.py"
+    path.write_text(CLAIMS)
+    return path
+
+
+def _calls(claims_file):
+    log = claims_file.with_name("calls.log")
+    return sorted(float(x) for x in log.read_text().split()) if log.exists() else []
+
+
+def test_a_second_run_reuses_every_finished_unit(claims_file, tmp_path):
+    claims = load_claims_file(claims_file)
+    with Store(tmp_path / "store.sqlite") as store:
+        first = run_claims(claims, Context(scale="smoke"), executor=LocalExecutor(store))
+        assert _calls(claims_file) == [-1.0, 1.0, 2.0, 3.0, 99.0]       # 2.0 shared by two claims: once
+        second = run_claims(claims, Context(scale="smoke"), executor=LocalExecutor(store))
+    assert _calls(claims_file) == [-1.0, -1.0, 1.0, 2.0, 3.0, 99.0, 99.0]   # only the failed units again
+    assert [r.verdict for r in first] == [r.verdict for r in second]
+    assert [r.verdict for r in first] == [Verdict.CONFIRMED, Verdict.CONFIRMED, Verdict.ERROR, Verdict.SKIPPED]
+
+
+def test_other_code_is_recomputed_in_a_clean_work_folder(claims_file, tmp_path):
+    claims = load_claims_file(claims_file)[:1]
+    with Store(tmp_path / "store.sqlite") as store:
+        run_claims(claims, Context(), executor=LocalExecutor(store, fingerprint="a"))
+        run_claims(claims, Context(), executor=LocalExecutor(store, fingerprint="a"))
+        assert _calls(claims_file) == [1.0, 2.0, 3.0]
+        leftover = store.unit_dir(claims[0].plan(Context())[0]) / "checkpoint.pt"
+        leftover.parent.mkdir(parents=True, exist_ok=True)
+        leftover.write_bytes(b"from the old code")
+        run_claims(claims, Context(), executor=LocalExecutor(store, fingerprint="b"))
+        assert not leftover.exists() and len(store.rows()) == 3
+    assert _calls(claims_file) == [1.0, 1.0, 2.0, 2.0, 3.0, 3.0]
+
+
+def test_failures_name_the_unit_and_missing_data_skips(claims_file, tmp_path):
+    broken, nodata = load_claims_file(claims_file)[2:]
+    with Store(tmp_path / "store.sqlite") as store:
+        rb, rn = run_claims([broken, nodata], Context(), executor=LocalExecutor(store))
+        assert [r.status for r in store.rows()] == ["failed", "failed"]
+    assert rb.verdict is Verdict.ERROR and "negative x" in rb.outcome.summary and rb.units[0].key in rb.outcome.summary
+    assert "ValueError: negative x" in rb.outcome.details["traceback"]
+    assert rn.verdict is Verdict.SKIPPED and "advland data fetch mnist" in rn.outcome.summary
+
+
+@pytest.mark.slow
+def test_a_pool_of_workers_gives_the_driver_s_numbers(claims_file, tmp_path):
+    claims = load_claims_file(claims_file)[:2]
+    with Store(tmp_path / "a.sqlite") as store:
+        alone = run_claims(claims, Context(), executor=LocalExecutor(store))
+    with Store(tmp_path / "b.sqlite") as store:
+        pool = run_claims(claims, Context(), executor=LocalExecutor(store, jobs=2, claim_files=(str(claims_file),),
+                                                                    threads=1))
+        assert all(r.status == "done" for r in store.rows())
+    assert [r.outcome.summary for r in alone] == [r.outcome.summary for r in pool]
+
+
+def test_a_unit_left_running_by_a_killed_process_is_taken_over(claims_file, tmp_path):
+    claims = load_claims_file(claims_file)[1:2]
+    executor_units = claims[0].plan(Context())
+    with Store(tmp_path / "store.sqlite") as store:
+        ex = LocalExecutor(store, fingerprint="f")
+        stale = ex._versioned(executor_units[0])
+        store.try_start(stale, now=0.0)                 # "running" since 1970: its process is gone
+        store.db.execute("UPDATE units SET pid = -1")
+        (r,) = run_claims(claims, Context(), executor=ex)
+        assert r.verdict is Verdict.CONFIRMED and store.row(stale.key).attempts == 2
+
+
+def test_the_unit_sees_its_work_folder_only_while_it_runs(claims_file, tmp_path):
+    claims = load_claims_file(claims_file)[:1]
+    with Store(tmp_path / "store.sqlite") as store:
+        (r,) = run_claims(claims, Context(), executor=LocalExecutor(store))
+        assert all(store.results(LocalExecutor(store)._versioned(u))["workdir"] for u in r.units)
+    assert current().workdir is None
+
+
+def test_jobs_must_be_positive():
+    with pytest.raises(Exception, match="--jobs"):
+        LocalExecutor(None, jobs=0)
