@@ -73,10 +73,14 @@ def evaluate(claim: Claim, ctx: Context, execute: Execute = execute) -> Outcome:
     return conclude(claim, ctx, {u.key: execute(u) for u in plan(claim, ctx)})
 
 
+SKIPPING_ERRORS = ("DataError", "NotComputed")   # missing or corrupt data; a report rebuilt before a unit ran
+
+
 def unit_failure_outcome(failed) -> Outcome:
-    """Units that raised: missing or corrupt data skips the claim (the message names the files and the fix);
-    anything else is the claim's error verdict, naming each unit and keeping its traceback."""
-    if all(o.error_type == "DataError" for o in failed):
+    """Units that raised: missing or corrupt data (or a unit not yet computed, when a report is rebuilt from the
+    store) skips the claim, the message naming what is missing and the fix; anything else is the claim's error
+    verdict, naming each unit and keeping its traceback."""
+    if all(o.error_type in SKIPPING_ERRORS for o in failed):
         reason = failed[0].error.strip().splitlines()[-1]
         return Outcome(summary=f"skipped: {reason}",
                        checks=[Check("data available", Verdict.SKIPPED, note=reason, key="data")],

@@ -130,3 +130,13 @@ def test_the_unit_sees_its_work_folder_only_while_it_runs(claims_file, tmp_path)
 def test_jobs_must_be_positive():
     with pytest.raises(Exception, match="--jobs"):
         LocalExecutor(None, jobs=0)
+
+
+def test_a_report_from_the_store_computes_nothing(claims_file, tmp_path):
+    claims = load_claims_file(claims_file)[:2]
+    with Store(tmp_path / "store.sqlite") as store:
+        before = run_claims(claims[1:], Context(), executor=LocalExecutor(store))      # t.shared: x = 2 only
+        rebuilt = run_claims(claims, Context(), executor=LocalExecutor(store, compute=False))
+    assert _calls(claims_file) == [2.0]
+    assert rebuilt[1].outcome.summary == before[0].outcome.summary
+    assert rebuilt[0].verdict is Verdict.SKIPPED and "advland verify" in rebuilt[0].outcome.summary

@@ -156,8 +156,11 @@ class LocalExecutor:
     threads: int | None = None
     on_unit: Callable[[UnitOutcome], None] | None = None
     fingerprint: str = field(default_factory=source_fingerprint)
+    compute: bool = True     # False: only what the store holds (``advland report``); the rest is "not computed"
 
     def __post_init__(self):
+        if not self.compute and self.store is None:
+            raise ValueError("an executor that does not compute needs a store to read from")
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
             raise UsageError(f"--jobs must be an integer >= 1, got {self.jobs!r}")
 
@@ -183,7 +186,7 @@ class LocalExecutor:
         return True
 
     def _record(self, outcome: UnitOutcome) -> UnitOutcome:
-        if self.store is not None and not outcome.reused:
+        if self.store is not None and not outcome.reused and outcome.error_type != "NotComputed":
             stored = self._versioned(outcome.unit)
             if outcome.ok:
                 self.store.finish(stored, outcome.results, environment={"device": self.device})
@@ -204,6 +207,12 @@ class LocalExecutor:
                 outcomes[u.key] = self._record(UnitOutcome(u, results=stored, reused=True))
             else:
                 pending.append(u)
+        if not self.compute:
+            for u in pending:
+                outcomes[u.key] = self._record(UnitOutcome(
+                    u, error=f"NotComputed: unit {u.key} ({u.kind}) is not in the store {self.store.path}; "
+                             "`advland verify` computes it", error_type="NotComputed"))
+            return outcomes
         waiting: list[Unit] = []
         todo = []
         for u in pending:
