@@ -98,7 +98,7 @@ class InProcess:
 
     execute: Execute = execute
 
-    def run(self, units: list[Unit]) -> dict:
+    def run(self, units: list[Unit], on_outcome: Callable | None = None) -> dict:
         from .jobs.local import UnitOutcome
 
         outcomes = {}
@@ -109,6 +109,8 @@ class InProcess:
             except (Exception, SystemExit) as exc:  # recorded against the unit (sys.exit included)
                 outcomes[u.key] = UnitOutcome(u, error="".join(traceback.format_exception(exc)),
                                               error_type=type(exc).__name__, seconds=time.perf_counter() - start)
+            if on_outcome is not None:
+                on_outcome(outcomes[u.key])
         return outcomes
 
 
@@ -127,7 +129,9 @@ def run_claim(claim: Claim, ctx: Context, execute: Execute = execute) -> Result:
 def run_claims(claims: list[Claim], ctx: Context, on_result: Callable[[Result], None] | None = None,
                execute: Execute = execute, executor=None) -> list[Result]:
     """Plan every claim, compute the distinct units (a unit planned by several claims once, by key) with
-    ``executor`` (default: in this process with ``execute``), then decide and plot each claim.
+    ``executor`` (default: in this process with ``execute``), and decide and plot each claim as soon as its last
+    unit is done (``on_result`` hears of it then, so an interrupted run keeps what finished). Results come back in
+    the order of ``claims``.
 
     A claim whose plan raises, or whose decide/plot raises, ends in ``error`` with the whole traceback; one whose
     unit raised ends as ``unit_failure_outcome`` says. ``Result.seconds`` is the claim's planning and concluding
@@ -142,20 +146,31 @@ def run_claims(claims: list[Claim], ctx: Context, on_result: Callable[[Result], 
         except (Exception, SystemExit) as exc:  # a broken plan, sys.exit included, is that claim's error
             planned[c.id] = exc
         plan_seconds[c.id] = time.perf_counter() - start
-    outcomes = executor.run([u for v in planned.values() if isinstance(v, list) for u in v])
-    results = []
-    for c in claims:
-        start, units = time.perf_counter(), planned[c.id]
-        if isinstance(units, BaseException):
-            outcome, units = error_outcome(units), []
-        else:
-            try:
-                outcome = _finish(c, ctx, units, outcomes)
-            except (Exception, SystemExit) as exc:  # decide or plot failed: the claim's error verdict
-                outcome = error_outcome(exc)
-        seconds = plan_seconds[c.id] + time.perf_counter() - start + sum(outcomes[u.key].seconds for u in units)
-        r = Result(c, outcome, seconds, units)
-        results.append(r)
-        if on_result is not None:
-            on_result(r)
-    return results
+    outcomes: dict = {}
+    results: dict[str, Result] = {}
+
+    def conclude_ready() -> None:
+        for c in claims:
+            units = planned[c.id]
+            if c.id in results or (isinstance(units, list) and any(u.key not in outcomes for u in units)):
+                continue
+            start = time.perf_counter()
+            if isinstance(units, BaseException):
+                outcome, units = error_outcome(units), []
+            else:
+                try:
+                    outcome = _finish(c, ctx, units, outcomes)
+                except (Exception, SystemExit) as exc:  # decide or plot failed: the claim's error verdict
+                    outcome = error_outcome(exc)
+            seconds = plan_seconds[c.id] + time.perf_counter() - start + sum(outcomes[u.key].seconds for u in units)
+            results[c.id] = Result(c, outcome, seconds, units)
+            if on_result is not None:
+                on_result(results[c.id])
+
+    def unit_done(o) -> None:
+        outcomes[o.unit.key] = o
+        conclude_ready()
+
+    conclude_ready()     # claims that need no unit
+    executor.run([u for v in planned.values() if isinstance(v, list) for u in v], on_outcome=unit_done)
+    return [results[c.id] for c in claims]

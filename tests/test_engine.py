@@ -4,6 +4,8 @@ import importlib
 import json
 import math
 import pkgutil
+import sys
+import traceback
 
 import numpy as np
 import pytest
@@ -13,7 +15,8 @@ from advland.claims import papers
 from advland.claims.model import Check, Context, Outcome, Quantity, Unit, Verdict, kind_of, unit_kind, worst
 from advland.claims.registry import BUILTIN_MODULES, ClaimError, all_claims, claim, claims_of, load_claims_file, select
 from advland.claims.runner import evaluate, execute, run_claim, run_claims
-from advland.claims.search import SearchResult, search_counterexample
+from advland.claims.search import (SearchError, SearchResult, digit_arrays, isolated_from_local_constants,
+                                   search_counterexample)
 from advland.io import dumps
 
 verdicts = st.sampled_from(list(Verdict))
@@ -317,7 +320,8 @@ def test_a_failure_in_any_stage_is_an_error_with_the_whole_traceback(fail, messa
     tb = r.outcome.details["traceback"]
     assert tb.startswith("Traceback (most recent call last)") and message in tb
     # the outermost frame is kept, not only the last lines (a unit's traceback starts where the executor called it)
-    assert ("execute" if fail == "compute" else "run_claim") in tb
+    outermost = {"plan": "run_claims", "decide": "_finish", "plot": "_finish", "compute": "execute"}[fail]
+    assert outermost in tb
 
 
 def test_a_claim_is_either_a_check_or_stages():
@@ -338,3 +342,154 @@ def test_every_claim_module_under_papers_is_built_in():
     assert declaring == listed
     ids = [c.id for c in all_claims()]
     assert len(ids) == len(set(ids)) >= 5
+
+
+# ---- what a verdict rests on; the claim API (issue 8) ----
+
+def test_every_builtin_claim_says_what_its_statement_rests_on():
+    """The paper's text ('(verified text)') or our reading of it: shown in claims.json and the report."""
+    for c in all_claims():
+        if "theory" in c.tags:
+            assert "(verified text)" in c.source or c.source.startswith("our reading"), (c.id, c.source)
+        assert c.describe()["source"] == c.source
+    assert _claim("t.no-source").describe()["source"] == ""
+
+
+def test_the_report_shows_the_source():
+    from advland.claims.report import document, render_html, render_markdown
+    from advland.claims.runner import Result
+
+    c = claim("t.sourced", where="w", statement="s", formula="f", source="our reading: a test")(
+        lambda ctx: Outcome("ok", [Check("c", Verdict.CONFIRMED)]))
+    env = {"seed": 0, "scale": "smoke", "versions": {}, "device": {}, "git": {}}
+    doc = document([Result(c, c.decide(Context(), {}), 0.0)], env)
+    assert doc["claims"][0]["source"] == "our reading: a test"
+    assert "our reading: a test" in render_markdown(doc) and "our reading: a test" in render_html(doc, {})
+
+
+@pytest.mark.parametrize("bad, hint", [("Mine.Adv", "did you mean 'mine.adv'?"), ("mine", ""), ("mine.a b", "")])
+def test_a_claim_id_error_states_the_rule(bad, hint):
+    with pytest.raises(ClaimError, match="lower case") as err:
+        _claim(bad)
+    assert "e.g. 'mine.adv-geq-clean'" in str(err.value) and hint in str(err.value)
+
+
+def test_strict_relations_are_strict_at_zero_tolerance_only():
+    for rel in ("<", ">"):
+        assert Quantity("q", 0.0, bound=0.0, relation=rel).holds is False
+        assert Quantity("q", 0.0, bound=0.0, relation=rel, tolerance=1e-9).holds is True
+    assert Quantity("q", -1e-12, bound=0.0, relation="<").holds is True
+    assert Quantity("q", math.inf, bound=0.0, relation=">").holds is False  # a non-finite value never holds
+    assert "strict only at t = 0" in Quantity.__doc__
+
+
+def test_an_unsolved_program_or_an_unmet_premise_is_inconclusive_and_skip_never_decides():
+    q = [Quantity("gap", -1.0, bound=0.0, relation=">=")]          # would refute
+    unsolved = Check.from_quantities("c", q, solvers=[("SCS: optimal_inaccurate", False), ("CLARABEL", True)])
+    assert unsolved.verdict is Verdict.INCONCLUSIVE and "SCS: optimal_inaccurate" in unsolved.note
+    assert Check.from_quantities("c", [], solvers=[("SCS: infeasible", False)]).verdict is Verdict.INCONCLUSIVE
+    premise = Quantity("margin − ε", -0.1, bound=0.0, relation=">=")
+    unmet = Check.from_quantities("c", q, premises=[premise])
+    assert unmet.verdict is Verdict.INCONCLUSIVE and "hypothesis is not met: margin − ε" in unmet.note
+    assert unmet.evidence[0] is premise
+    met = Check.from_quantities("c", q, premises=[Quantity("margin − ε", 0.1, bound=0.0, relation=">=")])
+    assert met.verdict is Verdict.REFUTED
+    with pytest.raises(ValueError, match="premise"):
+        Check.from_quantities("c", q, premises=[Quantity("info only", 1.0)])
+    skip = Check.skip("needs MNIST", "files missing", key="mnist")
+    assert skip.verdict is Verdict.SKIPPED and skip.note == "files missing"
+    assert Outcome("s", [skip, Check("c", Verdict.CONFIRMED)]).verdict is Verdict.CONFIRMED
+
+
+def test_a_refuted_search_shows_the_decoded_problem_and_no_failing_count():
+    """A search stops at its first violation: the count of examples is information, not a failed requirement, and
+    the counterexample is the decoded problem with the draw beside it."""
+    r = search_counterexample(st.integers(0, 1000), lambda code: 5 - code % 7, seed=0, max_examples=100,
+                              decode=lambda code: {"a": code % 7, "b": code // 7})
+    assert r.found and r.counterexample == {"a": r.draw % 7, "b": r.draw // 7} and r.counterexample["a"] == 6
+    chk = r.to_check("code % 7 <= 5")
+    assert [q.name for q in chk.evidence if q.holds is False] == ["slack of the counterexample (rhs - lhs)"]
+    assert chk.counterexample["example"] == r.counterexample and chk.counterexample["draw"] == r.draw
+    assert SearchResult.from_dict(json.loads(dumps(r.as_dict()))).to_check("c").as_dict() == r.to_check("c").as_dict()
+
+
+def _failing_helper(x):
+    raise ValueError(f"boom at {x}")
+
+
+def test_an_error_inside_a_search_keeps_its_whole_traceback():
+    """The slack raising inside hypothesis: a SearchError naming the error and the example, chained to the original
+    (whose frames, down to the helper that raised, are kept); a unit running the search reports that message."""
+    with pytest.raises(SearchError, match=r"ValueError: boom at .* on the example \{'v': ") as err:
+        search_counterexample(st.integers(0, 10), _failing_helper, seed=0, max_examples=5, decode=lambda x: {"v": x})
+    assert isinstance(err.value.__cause__, ValueError)
+    text = "".join(traceback.format_exception(err.value))
+    assert "_failing_helper" in text and "raise ValueError" in text
+
+    r = run_claim(_searching_claim("t.search-raises"), Context())
+    assert r.verdict is Verdict.ERROR and "ValueError: boom at" in r.outcome.summary
+    assert "_failing_helper" in r.outcome.details["traceback"]
+
+
+@unit_kind("t.engine-search-raises")
+def _search_unit(*, seed: int) -> dict:
+    return search_counterexample(st.integers(0, 10), _failing_helper, seed=seed, max_examples=5).as_dict()
+
+
+def _searching_claim(id_):
+    unit = _search_unit.unit(seed=0)
+    return claim(id_, where="w", statement="s", formula="f")(
+        plan=lambda ctx: [unit],
+        decide=lambda ctx, results: Outcome("s", [SearchResult.from_dict(results[unit.key]).to_check("c")]))
+
+
+def test_digit_arrays_shrink_to_a_minimal_array():
+    """One integer per array: a violation 'some entry >= 2' shrinks to a single 2 among zeros."""
+    r = search_counterexample(digit_arrays((2, 3)), lambda a: 1.5 - a.max(), seed=0, max_examples=200)
+    assert r.found and sorted(np.ravel(r.counterexample).tolist()) == [0, 0, 0, 0, 0, 2]
+    with pytest.raises(ValueError, match="base"):
+        digit_arrays(3, base=1)
+
+
+@given(st.data(), st.integers(1, 4), st.integers(2, 9))
+def test_digit_arrays_are_centred_on_zero(data, size, base):
+    v = data.draw(digit_arrays((size, 2), base=base))
+    assert v.shape == (size, 2) and v.min() >= -(base // 2) and v.max() <= base - 1 - base // 2
+
+
+LITERALS = "VALUES = [" + ", ".join(f"{0.001 * k:.3f}, {k + 7}" for k in range(1, 400)) + "]\n"
+
+
+def _search_numbers():
+    """Every value a search drew, and its result."""
+    drawn = []
+
+    def slack(c):
+        drawn.append(c)
+        return 1.0 + abs(c[0] - 0.1234567) + c[1]
+
+    r = search_counterexample(st.tuples(st.floats(0, 1), st.integers(0, 1000)), slack, seed=7, max_examples=300)
+    return drawn, r.n_examples, r.min_slack
+
+
+def test_a_search_is_independent_of_the_local_modules_loaded(tmp_path, monkeypatch):
+    """Hypothesis mixes constants of every loaded local module into its draws; a search must not: importing a local
+    module full of float literals in the search's range leaves its numbers unchanged."""
+    before = _search_numbers()
+    (tmp_path / "advland_test_many_literals.py").write_text(LITERALS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "advland_test_many_literals", raising=False)
+    importlib.import_module("advland_test_many_literals")
+    try:
+        assert _search_numbers() == before
+    finally:
+        sys.modules.pop("advland_test_many_literals", None)
+
+
+def test_the_isolation_restores_hypothesis():
+    from hypothesis.internal.conjecture import providers
+
+    original = providers._get_local_constants
+    with isolated_from_local_constants() as isolated:
+        assert isolated and len(providers._get_local_constants().floats) == 0
+    assert providers._get_local_constants is original

@@ -157,6 +157,7 @@ class LocalExecutor:
     on_unit: Callable[[UnitOutcome], None] | None = None
     fingerprint: str = field(default_factory=source_fingerprint)
     compute: bool = True     # False: only what the store holds (``advland report``); the rest is "not computed"
+    _on_outcome: Callable[[UnitOutcome], None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         if not self.compute and self.store is None:
@@ -186,18 +187,22 @@ class LocalExecutor:
         return True
 
     def _record(self, outcome: UnitOutcome) -> UnitOutcome:
+        """Store the outcome (unless it came from the store), then tell ``on_unit`` and the runner's callback."""
         if self.store is not None and not outcome.reused and outcome.error_type != "NotComputed":
             stored = self._versioned(outcome.unit)
             if outcome.ok:
                 self.store.finish(stored, outcome.results, environment={"device": self.device})
             else:
                 self.store.fail(stored, outcome.error)
-        if self.on_unit is not None:
-            self.on_unit(outcome)
+        for callback in (self.on_unit, self._on_outcome):
+            if callback is not None:
+                callback(outcome)
         return outcome
 
-    def run(self, units: list[Unit]) -> dict[str, UnitOutcome]:
-        """Every unit's outcome by key; each distinct key computed at most once."""
+    def run(self, units: list[Unit], on_outcome: Callable[[UnitOutcome], None] | None = None) -> dict[str, UnitOutcome]:
+        """Every unit's outcome by key, each distinct key computed at most once, in the order given (pool: as
+        they finish); ``on_outcome`` hears of each as soon as it is known."""
+        self._on_outcome = on_outcome
         unique = list({u.key: u for u in units}.values())
         outcomes: dict[str, UnitOutcome] = {}
         pending: list[Unit] = []
