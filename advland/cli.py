@@ -184,7 +184,7 @@ def cmd_verify(args) -> int:
     keep_hypothesis_out_of_the_current_folder()
     data_dir = opts.data_dir or os.environ.get("ADVLAND_DATA")
     ctx = Context(seed=opts.seed, scale=opts.scale, data_dir=data_dir, device=device)
-    env = environment(opts.seed, scale=opts.scale, data_dir=data_dir)
+    env = environment(opts.seed, scale=opts.scale, data_dir=data_dir, run_device=device)
     say(f"advland verify: {plural(len(chosen), 'claim')} at scale {opts.scale} on {device}, seed {opts.seed}; "
         f"report to {opts.out}", indent="    ")
     bar = tqdm(total=len(chosen), unit="claim", disable=None if opts.progress else True, file=sys.stderr)

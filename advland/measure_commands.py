@@ -90,6 +90,8 @@ class FlatnessOptions(MeasureOptions):
     samples: int = option(10, "random samples (average) or attempts (worst)", minimum=1, metavar="N")
     ascent_steps: int = option(20, "joint ascent iterations (worst)", minimum=1, metavar="N")
     lr: float = option(0.01, "relative weight step (worst)", minimum=0, metavar="LR")
+    input_step: float | None = option(None, "signed input step of the joint ascent (worst; default Stutz's: 0.007 "
+                                      "at eps 0.0314, scaled with eps)", minimum=0, metavar="A")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -111,6 +113,8 @@ def _check_options(kind: str, opts, eps: float, norm: str) -> None:
         raise UsageError("--dims 2 needs --direction random (there is one top eigenvector)")
     if kind == "cosine" and eps == 0:
         raise UsageError("the cosine measurement needs --eps > 0")
+    if kind == "flatness" and opts.kind == "average" and opts.input_step is not None:
+        raise UsageError("--input-step applies to --kind worst (the average case attacks with the PGD options)")
     if kind == "flatness" and opts.kind == "worst" and eps > 0 and norm != "linf":
         raise UsageError(f"worst-case flatness perturbs inputs in L-inf only (Stutz et al.); the threat here is "
                          f"{norm} (pass --norm linf with an L-inf budget --eps)")
@@ -289,11 +293,11 @@ def measure_flatness(model, x, y, attack, eps, args) -> dict:
                                 attack=attack, ball=args.ball, bn_mode=args.bn_mode, seed=args.seed,
                                 batch_size=args.batch_size)
     res = worst_flatness(model, x, y, xi=0.00075 if args.xi is None else args.xi, eps=eps,
-                         steps=args.ascent_steps, attempts=args.samples, lr=args.lr, ball=args.ball,
-                         bn_mode=args.bn_mode, seed=args.seed, batch_size=args.batch_size)
+                         input_step=args.input_step, steps=args.ascent_steps, attempts=args.samples, lr=args.lr,
+                         ball=args.ball, bn_mode=args.bn_mode, seed=args.seed, batch_size=args.batch_size)
     # the inputs are optimized jointly with the weights, not by the PGD of the other measures
     res["attack"] = None if attack is None else {"name": "joint weight-input ascent", "norm": "linf",
-                                                 "input_step": eps / 4, "steps": args.ascent_steps}
+                                                 "input_step": res["input_step"], "steps": args.ascent_steps}
     return res
 
 
@@ -377,7 +381,8 @@ def _save_plot(path: Path, kind: str, r: dict) -> None:
         ax.set_xlabel("index")
         ax.set_ylabel("Hessian eigenvalue")
         ax.legend(fontsize=7)
-        what = f"Hessian of the {r['hessian']['hessian']['loss']}"
+        kind_of_loss, _, how = r["hessian"]["hessian"]["loss"].partition(" ")  # e.g. "adversarial (examples ...)"
+        what = f"Hessian of the {kind_of_loss} loss {how}".rstrip()
     ax.set_title(f"{Path(r['run']).name}: {what}\n({r['split']} n={r['n']}, BN {r['bn_mode']})", fontsize=8)
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))

@@ -98,9 +98,16 @@ def _check_training_inputs(cfg: TrainConfig, out: Path, overwrite: bool) -> bool
     return state == "other"
 
 
+def _test_accuracies(record: dict) -> str:
+    """', test clean acc A, robust acc R' of an epoch record ('' when its eval-test metrics are switched off)."""
+    if "test_clean_acc" not in record:
+        return ""
+    return f", test clean acc {record['test_clean_acc']:.4f}, robust acc {record['test_robust_acc']:.4f}"
+
+
 def _epoch_line(record: dict, epochs: int) -> str:
-    return (f"epoch {record['epoch'] + 1}/{epochs}: train loss {record['train_loss_running']:.4f}, test clean acc "
-            f"{record['test_clean_acc']:.4f}, robust acc {record['test_robust_acc']:.4f} ({record['time_s']:.0f} s)")
+    return (f"epoch {record['epoch'] + 1}/{epochs}: train loss {record['train_loss_running']:.4f}"
+            f"{_test_accuracies(record)} ({record['time_s']:.0f} s)")
 
 
 def train_handler(args) -> int:
@@ -120,9 +127,7 @@ def train_handler(args) -> int:
         f"{cfg.norm}, {cfg.epochs} epochs, into {out}", indent="    ")
     doc = train(cfg, out, progress=sys.stderr.isatty(), on_epoch=lambda r: say(_epoch_line(r, cfg.epochs)))
     last = doc["history"][-1] if doc["history"] else {}
-    say(f"{out}: status {doc['status']}, {doc['epochs_done']}/{doc['epochs']} epochs"
-        + (f", test clean acc {last['test_clean_acc']:.4f}, robust acc {last['test_robust_acc']:.4f}"
-           if last else ""))
+    say(f"{out}: status {doc['status']}, {doc['epochs_done']}/{doc['epochs']} epochs{_test_accuracies(last)}")
     return 0 if doc["status"] == "completed" else 1
 
 

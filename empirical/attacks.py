@@ -18,7 +18,7 @@ forward pass per restart, nothing more. ``pgd``, ``apgd`` and ``fgsm`` return ``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .core.batching import check_batch_size
-from .names import ATTACK_NAMES, NORMS, check_threat  # noqa: F401  (part of this module's interface)
+from .names import ATTACK_ITERATES, ATTACK_NAMES, NORMS, check_threat  # noqa: F401  (part of this module's interface)
 
 LOSSES = ("ce", "dlr")
 
@@ -94,15 +94,20 @@ def _rand(shape, x: torch.Tensor, generator) -> torch.Tensor:
     return torch.rand(shape, generator=generator, device=gdev, dtype=x.dtype).to(x.device)
 
 
+def uniform_start(x: torch.Tensor, radius: float, eps: float, norm: str, generator=None) -> torch.Tensor:
+    """delta uniform in [-radius, radius]^d whatever the norm, then projected onto S. With radius = the PGD step:
+    Liu et al.'s start (github.com/liuchen11/AdversaryLossLandscape ``util/attack.py``, ``PGD.attack``)."""
+    return project((2.0 * _rand(x.shape, x, generator) - 1.0) * radius, x, eps, norm)
+
+
 def random_init(x: torch.Tensor, eps: float, norm: str, generator=None) -> torch.Tensor:
     """Random initial point in S: uniform in [-eps, eps]^d (L-inf); for L2 a Gaussian direction scaled to
     radius r*eps with r ~ U(0,1) (AWP/Rice ``attack_pgd``). Then projected onto the box."""
     if norm == "linf":
-        delta = (2.0 * _rand(x.shape, x, generator) - 1.0) * eps
-    else:
-        d = _randn_like(x, generator)
-        r = _rand((x.shape[0],), x, generator)
-        delta = d / _bcast(_norms(d, "l2") + 1e-12, d) * _bcast(r * eps, d)
+        return uniform_start(x, eps, eps, norm, generator)
+    d = _randn_like(x, generator)
+    r = _rand((x.shape[0],), x, generator)
+    delta = d / _bcast(_norms(d, "l2") + 1e-12, d) * _bcast(r * eps, d)
     return project(delta, x, eps, norm)
 
 
@@ -163,20 +168,27 @@ def _check_loss(loss) -> None:
 
 
 def pgd_attack(model, x, y, *, eps, norm="linf", steps=10, step_size=None, restarts=1, random_start=True,
-               loss="ce", generator=None, init=None) -> AttackResult:
+               loss="ce", generator=None, init=None, iterate="best") -> AttackResult:
     """Projected gradient ascent on the per-example loss (Madry et al. 2018):
     ``delta <- Proj_S(delta + alpha * dir(grad_delta loss))`` with dir = sign (L-inf) or g/||g||_2 (L2).
 
     step_size defaults to ``2.5 * eps / steps`` (Madry's rule). The start is ``init`` if given (e.g. the
     TRADES start ``0.001 * N(0, 1)``), else a random point of S (``random_start``), else delta = 0. Each restart
     evaluates its start, the ``steps - 1`` intermediate iterates and the last one; the result is over all
-    restarts (``AttackResult``). With ``eps = 0`` the only iterate is delta = 0."""
+    restarts (``AttackResult``). With ``eps = 0`` the only iterate is delta = 0.
+
+    ``iterate='last'``: ``delta`` (with its ``loss`` and ``logits``) is instead the last iterate of the restart
+    whose last iterate has the highest loss, as in the official training codes (AWP ``AT_AWP/train_cifar10.py``
+    ``attack_pgd``, Liu et al. ``util/attack.py``, TRADES ``trades.py``); ``fooled`` still counts every iterate."""
     check_threat(eps, norm)
     _check_loss(loss)
     if steps < 0 or restarts < 1:
         raise ValueError(f"need steps >= 0 and restarts >= 1, got steps={steps}, restarts={restarts}")
+    if iterate not in ATTACK_ITERATES:
+        raise ValueError(f"iterate must be one of {ATTACK_ITERATES}, got {iterate!r}")
     x = x.detach()
     best = _Best(x, y)
+    last = _Best(x, y) if iterate == "last" else None
     if eps == 0:
         zero = torch.zeros_like(x)
         best.update(zero, *_evaluate(model, x, y, zero, loss, False)[:2], y)
@@ -195,11 +207,14 @@ def pgd_attack(model, x, y, *, eps, norm="linf", steps=10, step_size=None, resta
             delta = project(delta + alpha * _direction(grad, norm), x, eps, norm)
         value, logits, _ = _evaluate(model, x, y, delta, loss, False)
         best.update(delta, value, logits, y)
-    return best.result()
+        if last is not None:
+            last.update(delta, value, logits, y)
+    result = best.result()
+    return result if last is None else replace(last.result(), fooled=result.fooled)
 
 
 def pgd(model, x, y, **kw) -> torch.Tensor:
-    """``pgd_attack(model, x, y, **kw).delta``: the highest-loss iterate of PGD (see ``pgd_attack``)."""
+    """``pgd_attack(model, x, y, **kw).delta``: the highest-loss (``iterate='last'``: the last) iterate of PGD."""
     return pgd_attack(model, x, y, **kw).delta
 
 

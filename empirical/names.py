@@ -16,6 +16,7 @@ DATASET_INFO = {
 SPLITS = ("train", "test")
 NORMS = ("linf", "l2")
 ATTACK_NAMES = ("fgsm", "fgsm-rs", "pgd", "apgd-ce", "apgd-dlr")
+ATTACK_ITERATES = ("best", "last")   # the perturbation PGD returns: its highest-loss or its last iterate
 BN_MODES = ("eval", "train")
 NORMALIZATIONS = ("filter", "filter-all", "layer", "unit")   # of a direction in weight space
 PARAM_SETS = ("all", "weights", "no-norm")                   # tensors a direction covers

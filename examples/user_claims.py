@@ -26,7 +26,7 @@ def problems(d: int = 3, n: int = 4):
 
 @claim("mine.adv-geq-clean", where="folklore", tags=("theory",),
        statement="The adversarial logistic loss is never below the clean loss.",
-       formula="L_ε(w) >= L_0(w) for all ε >= 0")
+       formula="L_ε(w) >= L_0(w) for all ε >= 0", source="our reading of the folklore")
 def adv_geq_clean(ctx: Context) -> Outcome:
     result = search_counterexample(
         problems(), lambda c: adversarial_loss(*c) - adversarial_loss(c[0], c[1], c[2], 0.0, c[4]),

@@ -4,21 +4,25 @@ A claim is a statement from a paper checked in three stages:
 
     plan(ctx) -> list[Unit]             the computations it needs, each a ``Unit`` (kind, JSON params, version)
     decide(ctx, results) -> Outcome     pure: ``results`` maps ``unit.key`` -> the numbers the unit's kind computed
-    plot(ctx, results) -> {stem: Figure}  figures drawn from the same stored numbers only
+    plot(ctx, results) -> {stem: Figure}  figures drawn from the same stored numbers only (a value may be
+                                          (figure, caption[, check keys]): ``figure_parts``)
 
 A unit kind is a registered function ``fn(**params) -> dict`` of JSON numbers (``@unit_kind``), a pure function of
 its params: randomness comes only from seeds in the params through ``advland.seeding``'s named streams. Units
 are identified by ``Unit.key``, so a runner can compute each once, anywhere, and a report can be rebuilt from
 stored numbers without recomputing. A user claim may instead be one ``check(ctx) -> Outcome`` (the simple form).
 
-An outcome holds one or more ``Check`` objects, each a tested statement (the literal one as the paper writes it,
-a corrected one, a consistency cross-check), selected by a stable ``key`` and shown by its ``name``. A check's
-verdict is *computed* from quantities that carry their own bound and relation, or from a counterexample search;
-the claim's verdict is aggregated from its checks:
+A claim tests ONE statement and says what it rests on (``source``): the paper's text ("abstract (verified
+text)") or a reading of it ("our reading: ..."). Where the text can be read several ways, or a statement fails as
+written and a corrected one holds, each reading is a claim of its own, so no verdict judges a reading under the
+paper's name. An outcome holds one or more ``Check`` objects, each testing that statement on one case or with one
+instrument (a search, a targeted construction, a consistency cross-check), selected by a stable ``key`` and shown
+by its ``name``. A check's verdict is *computed* from quantities that carry their own bound and relation, or from
+a counterexample search; the claim's verdict is aggregated from its checks:
 
     error > refuted > inconclusive > confirmed > skipped      (worst first)
 
-so a claim whose literal statement fails is refuted even when its corrected statement is confirmed.
+so one failing case refutes the statement whatever the other checks found.
 """
 from __future__ import annotations
 
@@ -72,7 +76,15 @@ _RELATIONS: dict[str, Callable[[float, float, float], bool]] = {
 class Quantity:
     """A named number, optionally with the bound it must satisfy: ``value <relation> bound ± tolerance``.
 
-    ``holds`` is None for a quantity reported for information only; a NaN value never holds.
+    The relations, with t = ``tolerance`` >= 0 (which always loosens the bound, never tightens it):
+
+        "<="  value <= bound + t          ">="  value >= bound − t          "=="  |value − bound| <= t
+        "<"   value <  bound + t          ">"   value >  bound − t
+
+    so "<" and ">" are strict only at t = 0: ``Quantity("gap", 0.0, bound=0.0, relation="<")`` fails, and with
+    t = 1e-9 it holds (write a strict statement with t = 0, or move the bound: ``bound=-1e-9, relation="<"``).
+    ``holds`` is None for a quantity reported for information only; a NaN or infinite value, or a NaN bound, never
+    holds.
     """
 
     name: str
@@ -137,17 +149,41 @@ class Check:
 
     @classmethod
     def from_quantities(cls, name: str, quantities: list[Quantity], *, key: str = "", note: str = "",
-                        counterexample: dict | None = None) -> "Check":
-        """Confirmed iff every bounded quantity holds; refuted otherwise (the first failing one is named)."""
+                        counterexample: dict | None = None, premises: list[Quantity] = (),
+                        solvers: list[tuple[str, bool]] = ()) -> "Check":
+        """Confirmed iff every bounded quantity holds; refuted otherwise (the first failing one is named).
+
+        Two reasons make the check ``inconclusive`` instead, named in its note, before any quantity is judged:
+        ``solvers``, pairs (description, ok) of the numerical solvers the quantities rest on, one of which did not
+        reach optimality (``("CLARABEL: optimal_inaccurate", False)``): its numbers are no evidence either way; and
+        ``premises``, bounded quantities stating the statement's hypothesis at the example, one of which fails (the
+        statement says nothing there). Premises are listed with the evidence."""
+        if any(q.holds is None for q in premises):
+            raise ValueError(f"check {name!r}: every premise needs a bound and a relation")
+        evidence = [*premises, *quantities]
+        unsolved = [description for description, ok in solvers if not ok]
         bounded = [q for q in quantities if q.holds is not None]
-        if not bounded:
+        if not bounded and not unsolved:  # a failed solver may leave nothing to decide: that is its verdict
             raise ValueError(f"check {name!r} has no bounded quantity to decide it")
+        why = ""
+        if unsolved:
+            why = f"solver did not reach optimality: {'; '.join(unsolved)}"
+        elif not all(q.holds for q in premises):
+            why = "the statement's hypothesis is not met: " + "; ".join(q.name for q in premises if not q.holds)
+        if why:
+            return cls(name, Verdict.INCONCLUSIVE, evidence, note=f"{note}; {why}" if note else why, key=key)
         failing = [q for q in bounded if not q.holds]
         if not failing:
-            return cls(name, Verdict.CONFIRMED, list(quantities), counterexample, note, key=key)
+            return cls(name, Verdict.CONFIRMED, evidence, counterexample, note, key=key)
         if counterexample is None:
             counterexample = {"violated": failing[0].as_dict()}
-        return cls(name, Verdict.REFUTED, list(quantities), counterexample, note, key=key)
+        return cls(name, Verdict.REFUTED, evidence, counterexample, note, key=key)
+
+    @classmethod
+    def skip(cls, name: str, reason: str, *, key: str = "") -> "Check":
+        """A check that could not run here (missing data, a scale too small), with the reason: ``skipped``, which
+        never decides a claim's verdict while another check ran."""
+        return cls(name, Verdict.SKIPPED, note=reason, key=key)
 
     def as_dict(self) -> dict:
         out = {"key": self.key, "name": self.name, "verdict": self.verdict.value,
@@ -161,8 +197,9 @@ class Check:
 
 @dataclass
 class Outcome:
-    """What a claim's check returns. ``plots`` maps a file stem to a matplotlib Figure;
-    the report writes them, the check never touches the disk."""
+    """What a claim's check returns. ``plots`` maps a file stem to a matplotlib Figure, or to (figure, caption) or
+    (figure, caption, keys of the checks it is evidence for) (``figure_parts``); the report writes them, the check
+    never touches the disk."""
 
     summary: str
     checks: list[Check]
@@ -176,6 +213,10 @@ class Outcome:
         if twice:
             raise ValueError(f"check keys must be unique within a claim; repeated: {', '.join(twice)} "
                              "(give the checks distinct key=...)")
+        for stem, value in self.plots.items():
+            unknown = [k for k in figure_parts(value, stem)[2] if k not in keys]
+            if unknown:
+                raise ValueError(f"plot {stem!r} names no check {', '.join(unknown)}; the checks are {', '.join(keys)}")
 
     @property
     def verdict(self) -> Verdict:
@@ -194,6 +235,26 @@ class Outcome:
             if c.key == key:
                 return c
         raise KeyError(f"no check {key!r}; the checks are {', '.join(c.key for c in self.checks)}")
+
+
+def figure_parts(value, stem: str = "") -> tuple[Any, str, tuple[str, ...]]:
+    """A plot of an outcome as (figure, caption, check keys). A plot is a matplotlib Figure, (figure, caption) or
+    (figure, caption, keys): the caption says what the figure shows, the keys name the checks it is evidence for
+    (the report adds their verdicts to the caption)."""
+    what = f"plot {stem!r}" if stem else "a plot"
+    if not isinstance(value, tuple):
+        value = (value, "")
+    if len(value) not in (2, 3):
+        raise ValueError(f"{what} must be a Figure, (figure, caption) or (figure, caption, check keys); "
+                         f"got a tuple of {len(value)}")
+    fig, caption, keys = (*value, ())[:3]
+    if not callable(getattr(fig, "savefig", None)):
+        raise ValueError(f"{what} must be a matplotlib Figure (or a tuple starting with one), got {type(fig).__name__}")
+    if not isinstance(caption, str):
+        raise ValueError(f"the caption of {what} must be a string, got {type(caption).__name__}")
+    if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+        raise ValueError(f"the check keys of {what} must be a list of strings, got {keys!r}")
+    return fig, caption, tuple(keys)
 
 
 def skipped(reason: str) -> Outcome:
@@ -369,7 +430,11 @@ Plot = Callable[[Context, Mapping[str, Mapping]], dict[str, Any]]
 @dataclass(frozen=True)
 class Claim:
     """A statement from a paper with the stages that decide it (module docstring). ``plot`` None: the
-    outcome of ``decide`` carries its own figures (the simple form, whose ``decide`` runs ``check(ctx)``)."""
+    outcome of ``decide`` carries its own figures (the simple form, whose ``decide`` runs ``check(ctx)``).
+    ``source``: what the statement rests on, the paper's text or our reading of it ("" when not stated).
+    ``corrects``: the id of the claim whose statement, as the paper writes it, this claim's statement corrects
+    ("" when none); the report reads a refuted claim with a confirmed correction as "refuted as written —
+    corrected form confirmed"."""
 
     id: str
     where: str
@@ -379,6 +444,8 @@ class Claim:
     plan: Plan
     decide: Decide
     plot: Plot | None = None
+    source: str = ""
+    corrects: str = ""
 
     @property
     def paper(self) -> str:
@@ -386,4 +453,4 @@ class Claim:
 
     def describe(self) -> dict:
         return {"id": self.id, "paper": self.paper, "where": self.where, "statement": self.statement,
-                "formula": self.formula, "tags": list(self.tags)}
+                "source": self.source, "corrects": self.corrects, "formula": self.formula, "tags": list(self.tags)}

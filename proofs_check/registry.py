@@ -27,8 +27,17 @@ from advland.errors import UsageError
 from .model import Claim
 
 BUILTIN_MODULES = (   # relative to this package, in report order
-    ".papers.liu2020.version_space", ".papers.liu2020.bad_directions", ".papers.liu2020.smoothness",
-    ".papers.liu2020.convergence", ".papers.yamada2021.l2_sharpening",
+    ".papers.liu2020.version_space", ".papers.liu2020.version_space_strict", ".papers.liu2020.version_space_threshold",
+    ".papers.liu2020.bad_directions", ".papers.liu2020.smoothness", ".papers.liu2020.convergence",
+    ".papers.liu2020.convergence_eps_zero", ".papers.liu2020.convergence_proof",
+    ".papers.liu2020.gradients_nonvanishing", ".papers.liu2020.gradients_nonvanishing_at_kinks",
+    ".papers.yamada2021.l2_sharpening", ".papers.yamada2021.fixed_w_eigenvalues",
+    ".papers.yamada2021.orthogonal_curvature",
+    ".papers.liu2020.escape_from_init", ".papers.liu2020.constant_eps_stalls", ".papers.liu2020.periodic_schedule",
+    ".papers.liu2020.hessian_grows", ".papers.liu2020.perturbation_cosine", ".papers.liu2020.nonvanishing_gradient",
+    ".papers.yamada2021.resnet_sharpening", ".papers.stutz2021.scale_invariance",
+    ".papers.stutz2021.flatness_tracks_overfitting", ".papers.stutz2021.flatness_vs_gap",
+    ".papers.wu2020.flatness_tracks_gap", ".papers.wu2020.awp_flatter_and_better",
 )
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9][a-z0-9_.-]*$")
@@ -38,11 +47,20 @@ class ClaimError(UsageError):
     """A claim file or selector that cannot be used; the message says why."""
 
 
-def claim(id: str, *, where: str, statement: str, formula: str, tags=("theory",)):
+def claim(id: str, *, where: str, statement: str, formula: str, tags=("theory",), source: str = "",
+          corrects: str = ""):
     """Declare a claim: ``claim(...)(check)`` (or ``@claim(...)`` on ``check(ctx) -> Outcome``), or
-    ``claim(...)(plan=..., decide=..., plot=...)`` for a claim in stages."""
-    if not _ID.match(id):
-        raise ClaimError(f"claim id {id!r} must look like 'paperkey.name' (lower case)")
+    ``claim(...)(plan=..., decide=..., plot=...)`` for a claim in stages. ``source``: what the statement rests on,
+    e.g. "abstract (verified text)" or "our reading: ..." (shown in the report). ``corrects``: the id of the claim
+    whose statement, as written, this one corrects (``all_claims`` checks that it exists).
+
+    An id is 'paperkey.name' in lower case: the paper key of lower-case letters, digits and '_', starting with a
+    letter; after the dot, lower-case letters, digits, '.', '_' and '-' (ids select claims, glob patterns included,
+    and name plot files, so one spelling per claim)."""
+    if not isinstance(id, str) or not _ID.match(id):
+        raise ClaimError(_id_error(id))
+    if corrects and (corrects == id or not _ID.match(str(corrects))):
+        raise ClaimError(f"claim {id!r}: corrects={corrects!r} must be the id of another claim")
     paper = id.split(".", 1)[0]
     tags = tuple(dict.fromkeys((*tags, paper)))
 
@@ -50,12 +68,24 @@ def claim(id: str, *, where: str, statement: str, formula: str, tags=("theory",)
         if check is not None:
             if plan is not None or decide is not None or plot is not None:
                 raise ClaimError(f"claim {id!r}: give either a check function or plan/decide/plot, not both")
-            return Claim(id, where, statement, formula, tags, plan=_no_units, decide=partial(_by_check, check))
+            return Claim(id, where, statement, formula, tags, plan=_no_units, decide=partial(_by_check, check),
+                         source=source, corrects=corrects)
         if plan is None or decide is None:
             raise ClaimError(f"claim {id!r}: a claim in stages needs plan and decide (plot is optional)")
-        return Claim(id, where, statement, formula, tags, plan=plan, decide=decide, plot=plot)
+        return Claim(id, where, statement, formula, tags, plan=plan, decide=decide, plot=plot, source=source,
+                     corrects=corrects)
 
     return declare
+
+
+def _id_error(id) -> str:
+    """Why ``id`` is not a claim id, with the rule and, when lower-casing fixes it, the id to use."""
+    message = (f"claim id {id!r} must look like 'paperkey.name' in lower case: the paper key of letters a-z, digits "
+               "and '_' (starting with a letter), a dot, then letters a-z, digits, '.', '_' or '-', "
+               "e.g. 'mine.adv-geq-clean'")
+    if isinstance(id, str) and _ID.match(id.lower()):
+        message += f"; did you mean {id.lower()!r}?"
+    return message
 
 
 def _no_units(ctx) -> list:
@@ -92,7 +122,8 @@ def load_claims_file(path: str | Path) -> list[Claim]:
 
 
 def all_claims(extra_files=()) -> list[Claim]:
-    """Built-in claims followed by those of the given files; ids must be unique."""
+    """Built-in claims followed by those of the given files; ids must be unique, and a claim that corrects
+    another names one of them."""
     found: list[Claim] = []
     for name in BUILTIN_MODULES:
         found.extend(claims_of(importlib.import_module(name, __package__)))
@@ -103,6 +134,9 @@ def all_claims(extra_files=()) -> list[Claim]:
         if c.id in seen:
             raise ClaimError(f"claim id {c.id!r} is declared twice")
         seen[c.id] = c
+    for c in found:
+        if c.corrects and c.corrects not in seen:
+            raise ClaimError(f"claim {c.id!r} corrects {c.corrects!r}, which is not a claim")
     return found
 
 

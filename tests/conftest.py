@@ -10,8 +10,8 @@ Hypothesis profiles, chosen by ``$ADVLAND_HYPOTHESIS_PROFILE``:
 * ``dev``: the same with a quarter of the examples, for quick local runs;
 * ``thorough``: five times the examples, randomized (a new search on every run).
 
-A test's own ``@settings(max_examples=m)`` is scaled by the profile's factor (``max_examples`` of the profile
-over the ``advland`` one's), so ``dev`` and ``thorough`` reach the tests that set their own count too.
+A test that sets its own ``@settings(max_examples=m)`` keeps that count under every profile (its budget is part of
+what it tests); the profile sets the count of every other property test.
 
 Fixtures are factories (call them for a fresh model or data set): ``tiny_net``/``tiny_data``, a conv-ReLU-linear
 net (BatchNorm optional) on 1x8x8 images whose class shifts the pixel spread (the training tests), and
@@ -38,24 +38,6 @@ PROFILE = os.environ.get(PROFILE_ENV, "advland")
 if PROFILE not in ("advland", "dev", "thorough"):
     raise pytest.UsageError(f"{PROFILE_ENV} must be advland, dev or thorough, got {PROFILE!r}")
 settings.load_profile(PROFILE)
-EXAMPLE_FACTOR = settings.get_profile(PROFILE).max_examples / settings.get_profile("advland").max_examples
-
-
-def pytest_collection_modifyitems(items):
-    """Scale a property test's own ``max_examples`` by the profile's factor (once per function: parametrized items
-    share it). A count equal to the profile's is the inherited one and is left alone. Hypothesis keeps a test's
-    settings in ``_hypothesis_internal_use_settings``; should that ever change, tests run with their own counts."""
-    if EXAMPLE_FACTOR == 1:
-        return
-    seen = set()
-    for item in items:
-        fn = getattr(getattr(item, "obj", None), "__func__", getattr(item, "obj", None))
-        own = getattr(fn, "_hypothesis_internal_use_settings", None)
-        if own is None or id(fn) in seen or own.max_examples == settings.default.max_examples:
-            continue
-        seen.add(id(fn))
-        scaled = max(1, round(own.max_examples * EXAMPLE_FACTOR))
-        fn._hypothesis_internal_use_settings = settings(own, max_examples=scaled)
 
 
 def _tiny_net(seed=0, bn=True, classes=4):

@@ -138,6 +138,29 @@ def test_min_loss_program_crosses_log_k_at_eps_bar(K, p):
     assert mc.adversarial_loss(below.point, X, y, 0.9 * eps_bar, p) < np.log(K) - 1e-5
 
 
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(2, 4))
+def test_class_mean_radius_is_eps_bar_exactly_for_balanced_classes(seed, per_class):
+    """Equal class sizes: ε̄ of the K-class program is the Chebyshev radius of the class means (the reason a
+    balanced data set cannot tell the two apart); shifting one example to another class separates them."""
+    X, y = gaussian_data(seed, n=3 * per_class)
+    radius = bd.class_mean_radius(X, y, INF).value
+    assert bd.eps_bar_multiclass(X, y, 3, INF).value == pytest.approx(radius, rel=1e-6)
+    assert radius <= max(linear.lp_norm(X[y == c].mean(axis=0), INF) for c in range(3)) + 1e-9  # z = 0 is feasible
+
+
+def test_min_loss_program_says_when_its_minimizer_is_on_the_box():
+    """Below ε̄ on separable-ish data the loss keeps falling outward: a small box holds the minimizer on its face,
+    and the result says so; its value is then an upper bound on the minimum over a larger box."""
+    X, y = gaussian_data(3, K=2)
+    eps = 0.5 * bd.eps_bar_multiclass(X, y, 2, INF).value
+    small, default = bd.min_loss_program(X, y, 2, INF, box=1e-3)(eps), bd.min_loss_program(X, y, 2, INF)(eps)
+    assert small.ok and small.at_box and np.abs(small.point).max() == pytest.approx(1e-3, rel=1e-4)
+    assert default.ok and default.value < small.value - 1e-6
+    interior = bd.min_loss_program(X, y, 2, INF)(1.05 * bd.eps_bar_multiclass(X, y, 2, INF).value)
+    assert interior.ok and not interior.at_box  # W = 0 above ε̄: deep inside the box
+
+
 def test_validation_errors():
     X, y = np.zeros((2, 2)), np.array([0, 1])
     with pytest.raises(ValueError, match="ε"):
@@ -166,6 +189,21 @@ def raw():
 @pytest.fixture(scope="module")
 def outcome(raw):
     return B.CLAIM.decide(SMOKE, through_json(raw))
+
+
+@pytest.mark.parametrize("scale", ["smoke", "cpu"])
+def test_three_class_data_are_unbalanced_at_every_scale(scale):
+    """With equal classes the class-mean radius equals ε̄ and no check could catch that mistake: the 3-class data
+    have unequal classes and an ε̄ at least 2δ away from the radius."""
+    n = B.units(Context(seed=0, scale=scale))["threshold"].params["n"]
+    counts = B.class_counts(n)
+    assert counts.sum() == n and len(set(counts.tolist())) == 3
+    for seed in range(3):
+        data = B._data(seed, n)
+        X, y = data["multiclass"]
+        assert np.bincount(y).tolist() == counts.tolist()
+        eps_bar = bd.eps_bar_multiclass(X, y, 3, INF).value
+        assert abs(data["class-mean radius"] - eps_bar) >= 2 * B.DELTA * eps_bar
 
 
 def test_claim_confirmed_at_smoke(outcome):
@@ -198,6 +236,15 @@ def test_half_threshold_is_refuted():
     assert_refuted(B.everything_bad_check(result, params))
     optimal_at_half, _ = B.minimizer_checks(result, params)
     assert_refuted(optimal_at_half)
+
+
+@pytest.mark.parametrize("scale", ["smoke", "cpu"])
+def test_class_mean_radius_as_the_threshold_is_refuted(scale):
+    """The classic mistake, ε̄ of the 3-class data as the Chebyshev radius of its class means, fails a check."""
+    unit = B.units(Context(seed=0, scale=scale))["threshold"]
+    result, params = run_variant(unit, rule="class-mean radius")
+    checks = [B.everything_bad_check(result, params), *B.minimizer_checks(result, params)]
+    assert any(c.verdict is Verdict.REFUTED and c.counterexample for c in checks), [c.as_dict() for c in checks]
 
 
 def test_wrong_margin_norm_threshold_is_refuted():

@@ -425,6 +425,8 @@ def test_an_error_inside_a_search_keeps_its_whole_traceback():
     assert isinstance(err.value.__cause__, ValueError)
     text = "".join(traceback.format_exception(err.value))
     assert "_failing_helper" in text and "raise ValueError" in text
+    assert "SearchError: the slack raised:" in text
+    assert text.strip().splitlines()[-1].startswith("the search (seed 0) raised ValueError: boom at")
 
     r = run_claim(_searching_claim("t.search-raises"), Context())
     assert r.verdict is Verdict.ERROR and "ValueError: boom at" in r.outcome.summary

@@ -104,6 +104,19 @@ def test_worst_case_on_linear_model_matches_first_order_optimum():
     assert res["loss"] == "clean"
 
 
+def test_worst_case_input_step_defaults_to_stutz_value(bn_data):
+    """Stutz et al. (examples/worst_robust_flatness.py): input_lr 0.007 at epsilon 0.0314; scaled with eps."""
+    model, (x, y) = bn_relu_net(), bn_data(16)
+    kw = dict(xi=0.01, steps=2, attempts=1, seed=3)
+    default = worst_flatness(model, x, y, eps=0.0314, **kw)
+    assert default["input_step"] == pytest.approx(0.007)
+    explicit = worst_flatness(model, x, y, eps=0.0314, input_step=0.007, **kw)
+    assert explicit["value"] == pytest.approx(default["value"], rel=1e-12)
+    quarter = worst_flatness(model, x, y, eps=0.0314, input_step=0.0314 / 4, **kw)
+    assert quarter["value"] != default["value"] and quarter["input_step"] == pytest.approx(0.00785)
+    assert worst_flatness(model, x, y, eps=0.1, **kw)["input_step"] == pytest.approx(0.1 * 0.007 / 0.0314)
+
+
 def test_zero_radius_gives_zero_flatness(bn_data):
     model, (x, y) = bn_relu_net(), bn_data(16)
     assert average_flatness(model, x, y, xi=0.0, samples=2, attack=ATTACK)["flatness"] == 0.0

@@ -110,6 +110,12 @@ def test_flatness_and_cosine(run, tmp_path):
                        "--ascent-steps", "2", "--out", out) == 0
         res = read(out)
         assert res["kind"] == kind and math.isfinite(res["flatness"])
+    out = tmp_path / "step.json"
+    assert advland("measure", "flatness", "--run", run, *COMMON, "--kind", "worst", "--samples", "1",
+                   "--ascent-steps", "1", "--input-step", "0.005", "--out", out) == 0
+    res = read(out)
+    assert res["input_step"] == 0.005 and res["attack"]["input_step"] == 0.005
+    assert advland("measure", "flatness", "--run", run, *COMMON, "--input-step", "0.005") == 2  # average case
     out = tmp_path / "cos.json"
     assert advland("measure", "cosine", "--run", run, *COMMON, "--direction", "random", "--scales", "0", "0.5",
                    "--out", out) == 0

@@ -1,34 +1,40 @@
-"""Liu et al. (2020) PAS eps schedules and the LR schedules: shape properties and the defining formulas."""
+"""Liu et al. (2020) PAS eps schedules and the LR schedules: shape properties, the defining formulas and the
+over-shoot of the official runs per data set."""
 import math
 
 import pytest
 from hypothesis import given, strategies as st
 
-from advland.empirical.train.schedules import eps_at, liu_mnist_attack, lr_at
+from advland.empirical.train.config import TrainConfig
+from advland.empirical.train.schedules import OVERSHOOT, default_eps_max, eps_at, liu_mnist_attack, lr_at
 
 targets = st.floats(0.0, 1.0)
 periods = st.lists(st.integers(1, 50), min_size=1, max_size=4).map(
     lambda lengths: [0] + [sum(lengths[:i + 1]) for i in range(len(lengths))])
 
 
-@given(target=targets, periods=periods, u=st.floats(0, 1), kind=st.sampled_from(["const", "cos", "linear"]))
-def test_eps_never_exceeds_the_target_and_is_nonnegative(target, periods, u, kind):
+datasets = st.sampled_from(["mnist", "cifar10", "other"])
+
+
+@given(target=targets, periods=periods, u=st.floats(0, 1), kind=st.sampled_from(["const", "cos", "linear"]),
+       dataset=datasets)
+def test_eps_never_exceeds_the_target_and_is_nonnegative(target, periods, u, kind, dataset):
     t = u * periods[-1]
-    e = eps_at(t, kind=kind, target=target, periods=periods)
+    e = eps_at(t, kind=kind, target=target, periods=periods, eps_max=default_eps_max(kind, target, dataset))
     assert 0.0 <= e <= target
     if kind == "const":
         assert e == target
 
 
 @given(target=st.floats(0.01, 1.0), periods=periods, kind=st.sampled_from(["cos", "linear"]),
-       a=st.floats(0, 1), b=st.floats(0, 1))
-def test_ramp_is_monotone_within_a_period_and_restarts_at_boundaries(target, periods, kind, a, b):
+       a=st.floats(0, 1), b=st.floats(0, 1), dataset=datasets)
+def test_ramp_is_monotone_within_a_period_and_restarts_at_boundaries(target, periods, kind, a, b, dataset):
     lo, hi = periods[-2], periods[-1]
     ta, tb = sorted((lo + a * (hi - lo) * 0.999, lo + b * (hi - lo) * 0.999))
-    assert eps_at(ta, kind=kind, target=target, periods=periods) <= eps_at(tb, kind=kind, target=target,
-                                                                           periods=periods) + 1e-12
+    kw = dict(kind=kind, target=target, periods=periods, eps_max=default_eps_max(kind, target, dataset))
+    assert eps_at(ta, **kw) <= eps_at(tb, **kw) + 1e-12
     for boundary in periods[:-1]:
-        assert eps_at(boundary, kind=kind, target=target, periods=periods) == 0.0
+        assert eps_at(boundary, **kw) == 0.0
 
 
 @given(target=st.floats(0.01, 1.0), s=st.floats(0, 0.999), over=st.floats(1.0, 3.0))
@@ -41,14 +47,35 @@ def test_formulas_with_overshoot_and_clipping(target, s, over):
     assert math.isclose(e_lin, min(target, over * target * s), rel_tol=1e-9, abs_tol=1e-12)
 
 
-def test_default_overshoot_reaches_the_target_before_the_period_ends():
-    # Liu's MNIST setting: target 0.4, eps_max 0.6 (cos) and 0.8 (linear) over 100 epochs
-    cos = [eps_at(t, kind="cos", target=0.4, periods=[0, 100]) for t in range(100)]
-    lin = [eps_at(t, kind="linear", target=0.4, periods=[0, 100]) for t in range(100)]
-    assert eps_at(60, kind="cos", target=0.4, periods=[0, 100], eps_max=0.6) == pytest.approx(cos[60])
-    assert lin[50] == pytest.approx(0.4) and lin[49] < 0.4 and max(lin) == pytest.approx(0.4)
-    first_cos = next(t for t, e in enumerate(cos) if e >= 0.4 - 1e-12)
-    assert 60 <= first_cos <= 62                  # 0.3 (1 - cos(pi s)) = 0.4  <=>  s = acos(-1/3)/pi = 0.608
+# (data set, schedule, target, eps_max) in the names of Liu et al.'s official checkpoints
+# (github.com/liuchen11/AdversaryLossLandscape models/): lenet_16_eps0.4_max0.6 (cosine), ..._max0.8 (linear),
+# resnet_8_eps8_wd1e-3_max16 and vgg_8_eps8_wd1e-3_max16 (cosine and linear; eps in 1/255)
+OFFICIAL_CHECKPOINTS = [("mnist", "cos", 0.4, 0.6), ("mnist", "linear", 0.4, 0.8),
+                        ("cifar10", "cos", 8 / 255, 16 / 255), ("cifar10", "linear", 8 / 255, 16 / 255)]
+
+
+@pytest.mark.parametrize("dataset,kind,target,eps_max", OFFICIAL_CHECKPOINTS)
+def test_default_overshoot_is_the_official_one_per_data_set(dataset, kind, target, eps_max):
+    assert default_eps_max(kind, target, dataset) == pytest.approx(eps_max)
+    cfg = TrainConfig(model="lenet", dataset=dataset, method="at", eps=target, schedule=kind, epochs=100).resolved()
+    assert cfg.eps_max == pytest.approx(eps_max)                          # filled in and recorded in config.json
+    ramp = [eps_at(t, kind=kind, target=target, periods=[0, 100], eps_max=cfg.eps_max) for t in range(100)]
+    first = next(t for t, e in enumerate(ramp) if e >= target * (1 - 1e-12))
+    # the ramp reaches the target where eps_max * r(s) = target: r = s (linear), (1 - cos(pi s)) / 2 (cos)
+    s_star = target / eps_max if kind == "linear" else math.acos(1 - 2 * target / eps_max) / math.pi
+    assert first == math.ceil(100 * s_star - 1e-9) and max(ramp) == pytest.approx(target)
+    assert TrainConfig(model="lenet", dataset=dataset, method="at", eps=target).resolved().eps_max is None
+
+
+def test_cifar10_ramps_reach_the_target_at_mid_period_and_other_data_sets_follow_them():
+    assert set(OVERSHOOT) == {d for d, *_ in OFFICIAL_CHECKPOINTS}
+    for kind in ("cos", "linear"):
+        kw = dict(kind=kind, target=0.1, periods=[0, 10], eps_max=default_eps_max(kind, 0.1, "cifar10"))
+        assert eps_at(4.999, **kw) < 0.1 and eps_at(5.0, **kw) == pytest.approx(0.1)
+        assert default_eps_max(kind, 0.1, "svhn") == default_eps_max(kind, 0.1, "cifar10")
+    assert default_eps_max("const", 0.1, "mnist") is None
+    with pytest.raises(ValueError, match="needs eps_max"):
+        eps_at(1.0, kind="cos", target=0.1, periods=[0, 10])
 
 
 def test_lr_schedules_restart_in_every_period():

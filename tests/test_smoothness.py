@@ -90,6 +90,31 @@ def test_L_thetax_dominates_the_exact_jacobian_norm(x, eps, p, radius, seed):
         assert op <= L.L_thetax + 1e-12
 
 
+@settings(max_examples=60)
+@given(hnp.arrays(float, (3, 3), elements=finite), st.floats(0, 1), threats, st.floats(0.0, 3.0),
+       st.integers(0, 2**31 - 1))
+def test_local_L_thetax_dominates_the_exact_jacobian_norm_at_its_theta(X, eps, p, scale, seed):
+    """The constant certified at one θ bounds ||J||_{p→2} at that θ for every x' in the data's threat balls (exact
+    operator norm as above), lies between its value c_p/2 at θ = 0 and the constant of a ball holding θ."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice([-1.0, 1.0], 3)
+    th = scale * rng.normal(size=3)
+    local = smoothness.local_lipschitz_thetax(th, X, y, eps, p)
+    vertices = np.array(np.meshgrid(*[[-1.0, 1.0]] * 3)).reshape(3, -1).T
+    for _ in range(10):
+        i = rng.integers(3)
+        xs = X[i] + eps * _unit_p_ball_point(rng, 3, p)
+        sig = 1.0 / (1.0 + np.exp(y[i] * th @ xs))
+        J = -y[i] * sig * np.eye(3) + sig * (1 - sig) * np.outer(xs, th)
+        op = np.max(np.linalg.norm(vertices @ J.T, axis=1)) if np.isinf(p) else np.linalg.norm(J, 2)
+        assert op <= local + 1e-12
+    c = smoothness.identity_norm(3, p)
+    assert smoothness.local_lipschitz_thetax(np.zeros(3), X, y, eps, p) == pytest.approx(c / 2)
+    assert local <= smoothness.lipschitz_constants(X, eps, p, np.linalg.norm(th)).L_thetax + 1e-12
+    batch = smoothness.local_lipschitz_thetax(np.stack([th, 0 * th]), X, y, eps, p)
+    assert batch.shape == (2,) and batch[0] == pytest.approx(local) and batch[1] == pytest.approx(c / 2)
+
+
 @given(st.floats(0.0, 3.0), threats)
 def test_L_thetax_uses_the_exact_sup_of_the_dual_norm_on_the_ball(radius, p):
     x = np.array([[0.5, -1.0, 0.25, 2.0]])

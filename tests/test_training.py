@@ -142,7 +142,7 @@ def test_interrupted_run_resumes_to_identical_results(tmp_path, method, extra, t
     b = load_checkpoint(tmp_path / "part" / "checkpoint.pt")
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     config = json.loads((tmp_path / "full" / "config.json").read_text())
-    assert config["bn_attack"] == cfg.bn_attack and config["method"] == method
+    assert config["bn_attack"] == cfg.resolved().bn_attack and config["method"] == method
     assert set(full["history"][-1]) >= {"train_clean_acc", "train_robust_acc", "test_clean_acc", "test_robust_acc",
                                         "train_robust_loss", "test_clean_loss", "grad_norm_robust", "weight_norms",
                                         "dead_relu"}

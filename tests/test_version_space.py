@@ -1,6 +1,7 @@
-"""Version space V_ε of linear models (theory/version_space.py, theory/multiclass.py) and the claim
-liu2020.version-space: properties against independent computations, the claim's verdict at smoke scale (decided
-from numbers that went through JSON), and false variants that the same units and checks must refute."""
+"""Version space V_ε of linear models (theory/version_space.py, theory/multiclass.py) and the claims
+liu2020.version-space, liu2020.version-space-strict and liu2020.version-space-threshold: properties against
+independent computations, the claims' verdicts at smoke scale (decided from numbers that went through JSON), and
+false variants that the same units and checks must refute."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -8,6 +9,8 @@ from hypothesis.extra.numpy import arrays
 
 from advland.claims.model import Context, Verdict
 from advland.claims.papers.liu2020 import version_space as V
+from advland.claims.papers.liu2020 import version_space_strict as VS
+from advland.claims.papers.liu2020 import version_space_threshold as VT
 from advland.claims.runner import evaluate
 from claim_runs import as_json, computed, run_variant, through_json
 from falsify import assert_refuted
@@ -145,15 +148,16 @@ def test_validation_errors():
         vs.multiclass_robust_threshold(X, y, 3, INF, rtol=0)
 
 
-# ---- the claim ----
+# ---- the claims: the slides' statement, the strict bullet 2, the threshold ----
 
 SMOKE = Context(seed=0, scale="smoke")
 UNITS = V.units(SMOKE)
+THRESHOLD_UNITS = VT.units(SMOKE)
 
 
 @pytest.fixture(scope="module")
 def raw():
-    return computed(V.CLAIM.plan(SMOKE))
+    return computed([*V.CLAIM.plan(SMOKE), *VS.CLAIM.plan(SMOKE), *VT.CLAIM.plan(SMOKE)])
 
 
 @pytest.fixture(scope="module")
@@ -172,24 +176,38 @@ def test_claim_refuted_by_the_literal_bullet_only(outcome):
 
 
 @pytest.mark.slow
-def test_decided_and_drawn_from_stored_numbers(raw, outcome):
-    assert as_json(V.CLAIM.decide(SMOKE, raw)) == as_json(outcome)
-    assert set(V.CLAIM.plot(SMOKE, through_json(raw))) == {"liu2020_version_space"}
+def test_readings_are_claims_of_their_own(raw, outcome):
+    """The strict bullet 2 and the threshold are not checks of the slides' claim: each is its own claim, confirmed,
+    and says it rests on our reading while the slides' claim rests on their text."""
+    assert {c.key for c in outcome.checks}.isdisjoint({"bullet-2-corrected", "threshold-member-below"})
+    for module in (VS, VT):
+        out = module.CLAIM.decide(SMOKE, through_json(raw))
+        assert out.verdict is Verdict.CONFIRMED, [(c.key, c.verdict, c.note) for c in out.checks]
+        assert module.CLAIM.source.startswith("our reading")
+    assert "(verified text)" in V.CLAIM.source
 
 
 @pytest.mark.slow
-def test_literal_counterexample_really_violates(outcome):
+def test_decided_and_drawn_from_stored_numbers(raw, outcome):
+    assert as_json(V.CLAIM.decide(SMOKE, raw)) == as_json(outcome)
+    assert as_json(VT.CLAIM.decide(SMOKE, raw)) == as_json(VT.CLAIM.decide(SMOKE, through_json(raw)))
+    assert set(VT.CLAIM.plot(SMOKE, through_json(raw))) == {"liu2020_version_space"}
+
+
+@pytest.mark.slow
+def test_literal_counterexample_really_violates(raw, outcome):
     ex = outcome.check("bullet-2-as-written").counterexample["example"]
     W, X, y, eps = (np.array(ex["W"]), np.array(ex["X"]), np.array(ex["y"]), ex["eps"][0])
     assert vs.violation(W, X, y, eps, INF) <= 0 and np.any(W != 0)
     # g_ε(x, γW) does not go to 0 along this member of V_ε
     assert min(mc.adversarial_loss(g * W, X, y, eps, INF) for g in (1.0, 1e3, 1e6)) >= np.log(2) - 1e-9
-    assert outcome.check("bullet-2-corrected").verdict is Verdict.CONFIRMED
+    strict = VS.CLAIM.decide(SMOKE, through_json(raw))
+    assert strict.check("bullet-2-corrected").verdict is Verdict.CONFIRMED
 
 
 @pytest.mark.slow
-def test_threshold_reported_in_details(outcome):
-    eps = outcome.details["thresholds ε*"]
+def test_threshold_reported_in_details(raw):
+    eps = VT.CLAIM.decide(SMOKE, through_json(raw)).details["thresholds ε*"]
     assert set(eps) == {"binary ℓ∞", "binary ℓ2", "multiclass ℓ∞", "multiclass ℓ2"}
     assert all(v > 0 for v in eps.values())
 
@@ -209,14 +227,14 @@ def test_convexity_of_the_complement_is_refuted():
 
 
 def test_wrong_margin_norm_is_refuted():
-    below, _, _ = V.threshold_checks(*run_variant(UNITS["thresholds"], swap_norms=True))
+    below, _, _ = VT.threshold_checks(*run_variant(THRESHOLD_UNITS["thresholds"], swap_norms=True))
     assert_refuted(below)
 
 
 def test_scaled_thresholds_are_refuted():
-    below, _, _ = V.threshold_checks(*run_variant(UNITS["thresholds"], factor=2.0))
+    below, _, _ = VT.threshold_checks(*run_variant(THRESHOLD_UNITS["thresholds"], factor=2.0))
     assert_refuted(below)
-    _, above_binary, above_multi = V.threshold_checks(*run_variant(UNITS["thresholds"], factor=0.5))
+    _, above_binary, above_multi = VT.threshold_checks(*run_variant(THRESHOLD_UNITS["thresholds"], factor=0.5))
     assert_refuted(above_binary)
     assert_refuted(above_multi)
 
@@ -224,7 +242,7 @@ def test_scaled_thresholds_are_refuted():
 def test_solver_failure_is_inconclusive(monkeypatch):
     """A solver that cannot run makes the threshold checks inconclusive, never confirmed or refuted."""
     monkeypatch.setattr(mc, "SOLVER_ATTEMPTS", (("NO_SUCH_SOLVER", {}),))
-    out = evaluate(V.CLAIM, SMOKE)
+    out = evaluate(VT.CLAIM, SMOKE)
     threshold_checks = [c for c in out.checks if c.key.startswith("threshold-")]
     assert len(threshold_checks) == 3 and all(c.verdict is Verdict.INCONCLUSIVE for c in threshold_checks)
     assert any("NO_SUCH_SOLVER" in c.note for c in threshold_checks)

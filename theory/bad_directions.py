@@ -27,6 +27,9 @@ from .multiclass import (ProgramResult, adversarial_loss, binary_labels, check_d
                          linf_vertices, solve_program)
 
 
+BOX_RTOL = 1e-4  # a minimizer within this relative distance of the box of ``min_loss_program`` counts as on it
+
+
 def danskin_slopes(W, X, y, eps, p) -> tuple[np.ndarray, np.ndarray]:
     """(φ'(0−), φ'(0+)) of φ(γ) = L_ε(γW) from the Danskin formula above; each of shape (...) for W (..., m, K)."""
     X, y, K = check_dataset(X, y, np.shape(W)[-1])
@@ -121,6 +124,23 @@ def eps_bar_multiclass(X, y, K, p) -> ProgramResult:
     return ProgramResult(float(problem.value), U, solver, status)
 
 
+def class_mean_radius(X, y, p) -> ProgramResult:
+    """min_z max_c ||μ_c − z||_p, the Chebyshev radius of the class means μ_c of the classes present: the classic
+    mistake for ε̄ of a K-class data set. With u_c = N_c v_c the program of ``eps_bar_multiclass`` is
+    sup −Σ_c u_cᵀμ_c / Σ_c ||u_c||_q over Σ_c u_c / N_c = 0, which for equal counts N_c is Σ_c u_c = 0, whose value
+    is this radius (LP duality); with unequal counts the constraint, and ε̄, differ. ``point`` is the centre z."""
+    import cvxpy as cp
+
+    X, y, _ = check_dataset(X, y, int(np.max(y)) + 2)
+    means = np.stack([X[y == c].mean(axis=0) for c in np.unique(y)])
+    z, radius = cp.Variable(X.shape[1]), cp.Variable()
+    problem = cp.Problem(cp.Minimize(radius), [cp_norm(mean - z, check_p(p)) <= radius for mean in means])
+    solver, status = solve_program(problem)
+    if problem.value is None or z.value is None:
+        return ProgramResult(np.nan, None, solver, status)
+    return ProgramResult(float(problem.value), np.asarray(z.value), solver, status)
+
+
 def min_loss_program(X, y, K, p, box: float | None = None):
     """min_W L_ε(W) over the box |W_jk| <= box, as a function ε -> ProgramResult (ε a cvxpy parameter):
 
@@ -130,6 +150,9 @@ def min_loss_program(X, y, K, p, box: float | None = None):
 
     The box keeps the program bounded when the data are robustly separable (inf L_ε = 0 only at infinity); since
     L_ε is convex, a minimizer in the box's interior is global, and any box point with L_ε < log K proves 0 is not.
+    When the minimizer touches the box (some |W_jk| >= (1 − BOX_RTOL)·box) the result says so (``at_box``): its
+    value is the minimum over the box, an upper bound on min_W L_ε that may lie well above it. (A boxed minimum
+    >= log K still proves W = 0 a global minimizer: 0 is an interior point attaining it, and L_ε is convex.)
     Default box: 5 / max_n ||x_n||_1, so clean logits stay within ±5 (well-conditioned exponential cones).
     """
     import cvxpy as cp
@@ -167,6 +190,8 @@ def min_loss_program(X, y, K, p, box: float | None = None):
         solver, status = solve_program(problem)
         if problem.value is None or variable.value is None:
             return ProgramResult(np.nan, None, solver, status)
-        return ProgramResult(float(problem.value), to_weights(np.asarray(variable.value)), solver, status)
+        point = np.asarray(variable.value)
+        return ProgramResult(float(problem.value), to_weights(point), solver, status,
+                             at_box=bool(np.abs(point).max() >= (1 - BOX_RTOL) * box))
 
     return solve

@@ -156,13 +156,16 @@ SOLVER_ATTEMPTS = (
 @dataclass(frozen=True)
 class ProgramResult:
     """A solved convex program: optimal value, optimal point, optional dual multipliers, solver and status.
-    ``ok`` only for status 'optimal'; anything else (inaccurate, infeasible, solver error) is not evidence."""
+    ``ok`` only for status 'optimal'; anything else (inaccurate, infeasible, solver error) is not evidence.
+    ``at_box``: the optimal point lies on a box the program was bounded with (not part of the problem it stands
+    for), so ``value`` is only an upper bound on that problem's minimum, not the minimum."""
 
     value: float
     point: np.ndarray | None
     solver: str
     status: str
     dual: np.ndarray | None = None
+    at_box: bool = False
 
     @property
     def ok(self) -> bool:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .linear import adversarial_grad, adversarial_loss, check_eps, check_p, sigmoid
+from .linear import adversarial_grad, adversarial_loss, check_eps, check_p, dual_exponent, lp_norm, sigmoid
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,38 @@ def ball_radius_l2(X, eps, p) -> float:
     if p == 2.0:
         return float(np.max(np.linalg.norm(X, axis=1)) + eps)
     return float(np.max(np.linalg.norm(X, axis=1)) + eps * identity_norm(X.shape[1], p))
+
+
+def local_lipschitz_thetax(thetas, X, y, eps, p, chunk: int = 8192) -> np.ndarray:
+    """A certified L_θx at each θ of ``thetas`` (shape (..., d)): the constant of the third line of eq. 9/10 at that
+    θ alone, over x' in the threat balls S_ε^p(x_i) of the data (labels y = ±1), where ``lipschitz_constants``
+    bounds it over a whole ball of θ. With m = yθᵀx' and R = sup ||x'||_2 over the balls (``ball_radius_l2``),
+
+        ||J v||_2 <= σ(−m)||v||_2 + σ(m)σ(−m)||x'||_2 |θᵀv| <= h(m)||v||_p,   h(m) = c_p σ(−m) + k σ(m)σ(−m),
+
+    k = R||θ||_q, and m ranges over [min_i y_iθᵀx_i − ε||θ||_q, max_i y_iθᵀx_i + ε||θ||_q]. h' = σ(m)σ(−m)(k(1 −
+    2σ(m)) − c_p), so h increases up to m* = logit((1 − c_p/k)/2) when k > c_p and decreases after (decreases
+    everywhere when k <= c_p): its maximum over the interval is at m* clipped to it (at the left end if k <= c_p).
+    At θ = 0 this is c_p/2, the limit of ``lipschitz_constants`` as B → 0, and it never exceeds the ball constant of
+    a ball holding θ (σ(−m) <= σ(BR), σσ <= 1/4, ||θ||_q <= B_q)."""
+    X = np.atleast_2d(np.asarray(X, dtype=float))
+    y = np.asarray(y, dtype=float)
+    eps, p = check_eps(eps), check_p(p)
+    thetas = np.asarray(thetas, dtype=float)
+    flat = thetas.reshape(-1, X.shape[1])
+    c, R, q = identity_norm(X.shape[1], p), ball_radius_l2(X, eps, p), dual_exponent(p)
+    out = np.empty(len(flat))
+    for start in range(0, len(flat), chunk):
+        T = flat[start:start + chunk]
+        margins = T @ (y[:, None] * X).T
+        tq = lp_norm(T, q, axis=1)
+        lo, hi = margins.min(axis=1) - eps * tq, margins.max(axis=1) + eps * tq
+        k = R * tq
+        with np.errstate(divide="ignore"):
+            peak = np.log(np.maximum(k - c, 0.0) / (k + c))  # m* = logit((1 − c/k)/2); −∞ when k <= c
+        m = np.clip(peak, lo, hi)
+        out[start:start + chunk] = sigmoid(-m) * (c + k * sigmoid(m))
+    return out.reshape(thetas.shape[:-1])
 
 
 def lipschitz_constants(X, eps, p, theta_radius) -> LipschitzConstants:
@@ -115,5 +147,5 @@ def antipodal_limit_jump(d: int, eps, p) -> float:
     return check_eps(eps) * identity_norm(d, p)
 
 
-__all__ = ["LipschitzConstants", "identity_norm", "ball_radius_l2", "lipschitz_constants", "pair_gaps",
-           "antipodal_pair", "antipodal_limit_jump"]
+__all__ = ["LipschitzConstants", "identity_norm", "ball_radius_l2", "local_lipschitz_thetax", "lipschitz_constants",
+           "pair_gaps", "antipodal_pair", "antipodal_limit_jump"]

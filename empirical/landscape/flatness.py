@@ -13,7 +13,9 @@ Worst case: ``Flat_worst = max_attempts L(w + nu; x + delta) - L~(w)``, joint pr
 perturbation nu shared by all examples and per-example L-inf input perturbations delta: per batch,
 ``nu_t <- Proj_t(nu_t + lr * s_t * g_t / ||g_t||)`` with ``s_t = ||w_t||`` (relative) or 1 (absolute) and
 ``delta <- Proj(delta + step * sign(grad_delta))``; paper setting xi = 0.00075, 20 iterations, lr 0.01,
-10 attempts. With eps = 0 both measures are on the clean loss.
+10 attempts. The input step defaults to Stutz's: 0.007 at eps = 0.0314 (github.com/davidstutz/
+robust-generalization-flatness ``examples/worst_robust_flatness.py``, ``input_lr``; ``experiments/iccv/common.py``),
+scaled with eps for other budgets (``INPUT_STEP_PER_EPS``). With eps = 0 both measures are on the clean loss.
 
 Random streams (``advland.seeding``, master seed ``seed``): ``"flatness/average/samples"`` draws the weight
 samples nu_s, ``"flatness/attack"`` the attack's random start (a fresh generator for every evaluated model), and
@@ -41,6 +43,7 @@ from ..names import BALLS
 
 
 SAMPLE_STREAM, ATTACK_STREAM, ATTEMPT_STREAM = "flatness/average/samples", "flatness/attack", "flatness/worst/attempts"
+INPUT_STEP_PER_EPS = 0.007 / 0.0314   # Stutz et al.'s worst-case input step 0.007 at eps = 0.0314
 
 
 def _check(xi: float, ball: str, count: int, what: str) -> None:
@@ -136,7 +139,7 @@ def worst_flatness(model: nn.Module, x, y, *, xi: float = 0.00075, eps: float = 
                    ball: str = "relative", bn_mode: str = "eval", seed: int = 0, batch_size: int = 128,
                    reference: float | None = None) -> dict:
     """Worst-case flatness (module docstring); eps = 0 gives the clean loss. ``input_step`` defaults to
-    ``eps / 4`` (0.007 for eps = 0.0314 as Stutz). The default reference is the same joint ascent with
+    ``INPUT_STEP_PER_EPS * eps`` (Stutz's 0.007 at eps = 0.0314). The default reference is the same joint ascent with
     xi = 0 (same input budget, attempts and seed), so the measure is exactly 0 at xi = 0; pass
     ``reference`` to use another one (e.g. Stutz's PGD-20 x 10 restarts)."""
     _check(xi, ball, attempts, "attempts")
@@ -146,7 +149,7 @@ def worst_flatness(model: nn.Module, x, y, *, xi: float = 0.00075, eps: float = 
         raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
     if not isinstance(steps, int) or steps < 1 or not lr > 0:
         raise ValueError(f"need steps >= 1 and lr > 0, got steps={steps!r}, lr={lr!r}")
-    input_step = eps / 4 if input_step is None else input_step
+    input_step = INPUT_STEP_PER_EPS * eps if input_step is None else input_step
     if not np.isfinite(input_step) or input_step < 0:
         raise ValueError(f"input_step must be a finite number >= 0, got {input_step!r}")
     with preserved(model, bn_mode):
@@ -154,15 +157,17 @@ def worst_flatness(model: nn.Module, x, y, *, xi: float = 0.00075, eps: float = 
         base = [p.detach().clone() for _, p in params]
         scales = [float(b.norm()) if ball == "relative" else 1.0 for b in base]
 
-        def best(rad):
+        def attempt_losses(rad):
             g = torch_generator(seed, ATTEMPT_STREAM)
-            return max(_joint_ascent(model, x, y, params, base, rad, scales, eps=eps, input_step=input_step,
-                                     steps=steps, lr=lr, generator=g, bn_mode=bn_mode, batch_size=batch_size)
-                       for _ in range(attempts))
+            return [_joint_ascent(model, x, y, params, base, rad, scales, eps=eps, input_step=input_step,
+                                  steps=steps, lr=lr, generator=g, bn_mode=bn_mode, batch_size=batch_size)
+                    for _ in range(attempts)]
 
         if reference is None:
-            reference = best([0.0] * len(params))
-        value = best(radii(params, xi, ball))
+            reference = max(attempt_losses([0.0] * len(params)))
+        values = attempt_losses(radii(params, xi, ball))
+        value = max(values)
     return {"kind": "worst", "flatness": value - reference, "reference": reference, "value": value,
-            "xi": xi, "ball": ball, "eps": eps, "steps": steps, "attempts": attempts, "lr": lr,
-            "bn_mode": bn_mode, "loss": "clean" if eps == 0 else "robust", "params": [n for n, _ in params]}
+            "attempt_values": values,
+            "xi": xi, "ball": ball, "eps": eps, "input_step": input_step, "steps": steps, "attempts": attempts,
+            "lr": lr, "bn_mode": bn_mode, "loss": "clean" if eps == 0 else "robust", "params": [n for n, _ in params]}

@@ -7,8 +7,10 @@ build ``theta+ = theta + a v`` and ``theta- = theta - a v``, run the attack on e
     cos_raw_i  = <delta+_i, delta-_i> / (||delta+_i|| ||delta-_i||)
     cos_sign_i = the same for sign(delta+_i), sign(delta-_i)
 
-(a zero perturbation gives cosine 0, ``torch.nn.functional.cosine_similarity``'s convention). The claim: for
-the same a, similarity is lower for models trained with a larger eps. a = 0 is the control: the attack's
+(a zero perturbation gives cosine 0, ``torch.nn.functional.cosine_similarity``'s convention). With
+``per_example`` every row also holds the per-example lists ``cos_raw`` and ``cos_sign`` (for paired tests
+between two directions: the attacks of a given scale draw the same random numbers whatever the direction).
+The claim: for the same a, similarity is lower for models trained with a larger eps. a = 0 is the control: the attack's
 random start alone makes the cosine < 1, because delta+ and delta- use different draws of one generator.
 The robust error of theta+ and theta- (on their own adversarial examples) and their clean error are
 reported too (``empirical.evaluate``).
@@ -36,7 +38,8 @@ ATTACK_STREAM = "cosine/scale-{k}/{side}"
 
 
 def perturbation_cosine(model: nn.Module, x, y, params, direction, scales, *, attack: Callable,
-                        bn_mode: str = "eval", seed: int = 0, batch_size: int = 100) -> dict:
+                        bn_mode: str = "eval", seed: int = 0, batch_size: int = 100,
+                        per_example: bool = False) -> dict:
     """Mean/std of cos(delta+, delta-) (raw and sign) and the robust/clean errors of theta +- a v, per a.
 
     ``direction`` (aligned with ``params``) is rescaled to global unit norm first. The control a = 0 is
@@ -70,5 +73,7 @@ def perturbation_cosine(model: nn.Module, x, y, params, direction, scales, *, at
                          "cos_raw_mean": float(raw.mean()), "cos_raw_std": float(raw.std(correction=0)),
                          "cos_sign_mean": float(sgn.mean()), "cos_sign_std": float(sgn.std(correction=0)),
                          **errors})
+            if per_example:
+                rows[-1].update(cos_raw=raw.tolist(), cos_sign=sgn.tolist())
     return {"rows": rows, "bn_mode": bn_mode, "n": int(len(x)), "seed": int(seed),
             "params": [n for n, _ in params]}

@@ -6,11 +6,19 @@ Torch-free: ``advland train`` builds its options from these fields (``advland.op
 ``resolve`` is the one place where a default depends on other values:
 
 * ``lr``: 0.1 for sgd, 1e-4 for adam; ``weight_decay``: 5e-4 for sgd, 0 for adam (``OPTIMIZER_DEFAULTS``);
-* ``awp_gamma`` / ``awp_warmup``: 0.01 / 0 for awp, 5e-3 / 10 for trades-awp, as in the official AWP code of
-  Wu et al. 2020 (``AWP_DEFAULTS``);
+* ``awp_gamma`` / ``awp_warmup``: 0.01 / 0 for awp, 5e-3 / 9 for trades-awp, as in the official AWP code of
+  Wu et al. 2020 (``AWP_DEFAULTS``). ``awp_warmup`` counts the epochs trained without AWP: the official
+  ``trades_AWP/train_trades_cifar.py`` numbers epochs from 1 and perturbs when ``epoch >= 10``, i.e. 9 epochs
+  without AWP; ``AT_AWP/train_cifar10.py`` numbers them from 0 with warm-up 0;
+* ``eps_max``: Liu et al.'s over-shoot of the cos/linear schedule for the data set
+  (``schedules.default_eps_max``: MNIST 1.5x cos and 2x linear, CIFAR-10 2x both);
+* ``attack_iterate``, ``random_start``, ``bn_attack``, ``attack_bn_stats``: those of ``protocol``
+  (``protocols.protocol_values``: ours, or the official code of AWP, Liu et al. or TRADES); ``attack_bn_stats``
+  is 'restore' whenever the attack runs in eval mode (it then updates no statistics);
 * ``augment``: on for cifar10 (random crop + flip), off otherwise;
 * ``attack_step_size``: 2.5 eps / attack_steps (Madry et al.'s rule);
 * ``periods``: one period ``[0, epochs]``;
+* ``epoch_metrics``: the groups in the canonical order of ``EPOCH_METRICS`` ('none' alone: no per-epoch metric);
 * ``num_classes`` / ``in_channels``: those of the dataset;
 * ``device``: 'auto' becomes cuda or cpu (``advland.options.resolve_device``).
 """
@@ -18,18 +26,21 @@ from __future__ import annotations
 
 import dataclasses
 
-from advland.options import (batch_size_option, bn_mode_option, check_fields, data_dir_option, device_option,
-                             option, resolve_device, seed_option, steps_option, subset_option)
+from advland.options import (batch_size_option, check_fields, data_dir_option, device_option, option,
+                             resolve_device, seed_option, steps_option, subset_option)
 
-from ..names import DATASET_INFO, MODEL_NAMES, NORMS, check_threat
-from .schedules import EPS_SCHEDULES, LR_SCHEDULES, check_periods, eps_at
+from ..names import ATTACK_ITERATES, BN_MODES, DATASET_INFO, MODEL_NAMES, NORMS, check_threat
+from .protocols import BN_STATS, PGD_METHODS, PROTOCOLS, RANDOM_STARTS, protocol_values
+from .schedules import EPS_SCHEDULES, LR_SCHEDULES, check_periods, default_eps_max, eps_at
 
 METHODS = ("clean", "at", "trades", "awp", "trades-awp")
 OPTIMIZERS = ("sgd", "adam")
 EPS_UPDATES = ("epoch", "batch")
+EPOCH_METRICS = ("eval-train", "eval-test", "grad", "dead-relu", "weight-norms")  # groups of per-epoch metrics
 OPTIMIZER_DEFAULTS = {"sgd": {"lr": 0.1, "weight_decay": 5e-4}, "adam": {"lr": 1e-4, "weight_decay": 0.0}}
-AWP_DEFAULTS = {"awp": (0.01, 0), "trades-awp": (5e-3, 10)}   # (gamma, warm-up epochs), official code
+AWP_DEFAULTS = {"awp": (0.01, 0), "trades-awp": (5e-3, 9)}    # (gamma, epochs without AWP), official code
 RESUMABLE_DIFFERENCES = ("device", "data_dir")                 # may differ when a run is resumed
+LEGACY_OVERSHOOT = {"cos": 1.5, "linear": 2.0}  # eps_max / eps of the runs written before the per-data-set default
 NAMED_FIELDS = ("model", "dataset")  # train() also accepts a model and data passed in, under any name
 
 
@@ -43,8 +54,8 @@ class TrainConfig:
     norm: str = option("linf", "threat norm", choices=NORMS)
     schedule: str = option("const", "eps schedule (Liu et al. 2020, periodic adversarial scheduling)",
                            choices=EPS_SCHEDULES)
-    eps_max: float | None = option(None, "over-shoot of the cos/linear schedules (default 1.5x / 2x the target)",
-                                   minimum=0, metavar="E")
+    eps_max: float | None = option(None, "over-shoot of the cos/linear schedules (default Liu et al.'s: 1.5x / 2x "
+                                   "the target on mnist, 2x / 2x on cifar10)", minimum=0, metavar="E")
     eps_update: str = option("epoch", "when the scheduled eps changes", choices=EPS_UPDATES)
     periods: list[float] | None = option(None, "period boundaries, e.g. 0 100 150 200 (default: 0 EPOCHS)",
                                          metavar="T")
@@ -64,6 +75,10 @@ class TrainConfig:
     eval_subset: int = option(1000, "fixed train and test examples of the per-epoch metrics", minimum=1,
                               metavar="N")
     grad_subset: int = option(500, "fixed train examples of the full-batch gradient norm", minimum=1, metavar="N")
+    epoch_metrics: list[str] = option(list(EPOCH_METRICS), "per-epoch metric groups to compute ('none': none)",
+                                      choices=(*EPOCH_METRICS, "none"), metavar="GROUP")
+    batch_loss_limit: int = option(0, "record the training loss of each of the first N batches of the run",
+                                   minimum=0, metavar="N")
     attack_steps: int = steps_option(10, "the training PGD", flag="--steps", aliases=("--attack-steps",))
     attack_step_size: float | None = option(None, "training PGD step at the target eps (default 2.5 eps / steps)",
                                             minimum=0, flag="--step-size", aliases=("--attack-step-size",),
@@ -72,9 +87,20 @@ class TrainConfig:
     beta: float = option(6.0, "TRADES beta", minimum=0, metavar="B")
     awp_gamma: float | None = option(None, "AWP relative weight perturbation (default 0.01 awp, 5e-3 trades-awp)",
                                      minimum=0, metavar="G")
-    awp_warmup: int | None = option(None, "epochs before AWP starts (default 0 awp, 10 trades-awp)", minimum=0,
-                                    metavar="N")
-    bn_attack: str = bn_mode_option("the training attack", flag="--bn-mode", aliases=("--bn-attack",))
+    awp_warmup: int | None = option(None, "epochs trained without AWP (default 0 awp, 9 trades-awp, as the "
+                                    "official code)", minimum=0, metavar="N")
+    protocol: str = option("advland", "defaults of the training attack's iterate, start and BatchNorm: ours, or "
+                           "those of the official code of AWP, Liu et al. or TRADES (docs/deviations.md)",
+                           choices=PROTOCOLS)
+    attack_iterate: str | None = option(None, "perturbation trained on: the highest-loss or the last iterate "
+                                        "(default: the protocol's)", choices=ATTACK_ITERATES)
+    random_start: str | None = option(None, "start of the training PGD (at, awp): uniform in the eps-ball or in "
+                                      "+-step (default: the protocol's)", choices=RANDOM_STARTS)
+    bn_attack: str | None = option(None, "BatchNorm mode of the training attack (default: the protocol's)",
+                                   choices=BN_MODES, flag="--bn-mode", aliases=("--bn-attack",))
+    attack_bn_stats: str | None = option(None, "BatchNorm running statistics after a train-mode attack: restored, "
+                                         "or kept as updated by its forward passes (default: the protocol's)",
+                                         choices=BN_STATS)
     augment: bool | None = option(None, "random crop + flip (default: on for cifar10)")
     seed: int = seed_option()
     device: str = device_option()
@@ -113,16 +139,51 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
         gamma, warmup = AWP_DEFAULTS[c.method]
         c.awp_gamma = gamma if c.awp_gamma is None else c.awp_gamma
         c.awp_warmup = warmup if c.awp_warmup is None else c.awp_warmup
+    if "none" in c.epoch_metrics and len(set(c.epoch_metrics)) > 1:
+        raise ValueError(f"epoch_metrics: 'none' cannot be combined with other groups, got {c.epoch_metrics}")
+    c.epoch_metrics = [m for m in EPOCH_METRICS if m in c.epoch_metrics] or ["none"]
+    _resolve_protocol(c)
     if c.attack_step_size is None:
         c.attack_step_size = 2.5 * c.eps / c.attack_steps
     if c.augment is None:
         c.augment = c.dataset == "cifar10"
+    if c.eps_max is None:
+        c.eps_max = default_eps_max(c.schedule, c.eps, c.dataset)
     eps_at(0.0, kind=c.schedule, target=c.eps, periods=c.periods, eps_max=c.eps_max)  # validates eps_max
     c.device = resolve_device(c.device)
     return c
 
 
+def _resolve_protocol(c: TrainConfig) -> None:
+    """In place: the attack fields left None take the values of ``c.protocol`` (module docstring)."""
+    values = protocol_values(c.protocol, c.method)
+    if c.random_start is not None and c.method not in PGD_METHODS:
+        raise ValueError(f"random_start applies to the PGD of {', '.join(PGD_METHODS)}; {c.method!r} has "
+                         + ("no attack" if c.method == "clean" else "TRADES' start x + 0.001 N(0, I)"))
+    for name in ("attack_iterate", "random_start", "bn_attack"):
+        if getattr(c, name) is None:
+            setattr(c, name, values[name])
+    if c.attack_bn_stats is None:
+        c.attack_bn_stats = values["attack_bn_stats"] if c.bn_attack == "train" else "restore"
+    elif c.attack_bn_stats == "keep" and c.bn_attack != "train":
+        raise ValueError("attack_bn_stats 'keep' needs bn_attack 'train' (an eval-mode attack updates no BatchNorm "
+                         "statistics)")
+
+
+def as_trained(doc: dict) -> dict:
+    """A config.json document with the values its run was trained with where it predates a field: the attack
+    fields of the 'advland' protocol (``protocols``), and the over-shoot of a cos/linear schedule that was then
+    the default on every data set (``LEGACY_OVERSHOOT``)."""
+    if "protocol" in doc or doc.get("method") not in METHODS:
+        return doc
+    out = {"protocol": "advland", **protocol_values("advland", doc["method"]), **doc}
+    if out.get("eps_max") is None and out.get("schedule") in LEGACY_OVERSHOOT:
+        out["eps_max"] = LEGACY_OVERSHOOT[out["schedule"]] * out["eps"]
+    return out
+
+
 def config_differences(old: dict, new: dict) -> list[str]:
-    """The fields in which two resolved configs (config.json documents) differ, other than those a resumed
-    run may change (``RESUMABLE_DIFFERENCES``)."""
+    """The fields in which two resolved configs (config.json documents, ``old`` read ``as_trained``) differ, other
+    than those a resumed run may change (``RESUMABLE_DIFFERENCES``)."""
+    old = as_trained(old)
     return sorted(k for k in set(old) | set(new) if k not in RESUMABLE_DIFFERENCES and old.get(k) != new.get(k))

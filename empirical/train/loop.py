@@ -12,9 +12,13 @@ Per batch (time t = epoch + i / batches, eps(t) per epoch by default, per batch 
   applied to w.
 
 Per-epoch metrics (clean and PGD-``eval_steps`` robust accuracy/loss at the *target* eps on fixed train and test
-subsets, full-batch gradient norms, weight norms, dead ReLU fractions) go to metrics.json.
+subsets, full-batch gradient norms, weight norms, dead ReLU fractions; the groups of ``cfg.epoch_metrics``) go to
+metrics.json, with the training loss of each of the first ``cfg.batch_loss_limit`` batches of the run (the
+record's ``batch_losses``: the loss on the batch before its update, at w + v for AWP).
 The attack runs with BatchNorm in ``bn_attack`` mode inside ``state.preserved`` (so BN statistics are not
-updated by the attack); the outer step runs in train mode. After every epoch the run directory receives an
+updated by the attack) unless ``attack_bn_stats`` is 'keep'; it trains on the ``attack_iterate`` iterate and PGD
+starts as ``random_start`` says (``train.protocols``: ours or an official code's); the outer step runs in train
+mode. After every epoch the run directory receives an
 atomic checkpoint and metrics.json; a run restarted on the same directory resumes at the next epoch and gives
 the same result as an uninterrupted run. A non-finite (or > max_loss) training loss ends the run with status
 'diverged'.
@@ -46,7 +50,7 @@ from advland.seeding import stream_seed, torch_generator
 
 from . import checkpoint as ckpt
 from .. import attacks
-from ..attacks import pgd
+from ..attacks import pgd, uniform_start
 from ..core.batching import shuffled_index_batches
 from ..evaluate import evaluate
 from .awp import apply_perturbation, awp_direction
@@ -108,22 +112,34 @@ class TrainRun:
         self.gen.set_state(state["rng"]["device"].cpu())
 
 
+def attack_state(run: TrainRun):
+    """The model state of the training attack: BatchNorm in ``cfg.bn_attack`` mode inside ``state.preserved``
+    (buffers restored afterwards), or with ``attack_bn_stats='keep'`` train mode, the running statistics updated
+    by the attack's forward passes left in place (AWP's ``AT_AWP/train_cifar10.py``; ``train.protocols``)."""
+    if run.cfg.attack_bn_stats == "keep":
+        run.base.train()
+        return contextlib.nullcontext()
+    return preserved(run.base, run.cfg.bn_attack)
+
+
 def inner_maximization(run: TrainRun, xb, yb, eps_t: float) -> torch.Tensor:
-    """Inner maximisation of the batch (x_adv), with BN in cfg.bn_attack mode."""
+    """Inner maximisation of the batch (x_adv) in ``attack_state``, returning the ``cfg.attack_iterate`` iterate;
+    PGD starts as ``cfg.random_start`` says (uniform in the eps-ball, or in +-step then projected)."""
     cfg = run.cfg
     if cfg.method == "clean" or eps_t == 0:
         return xb
     alpha = cfg.attack_step_size * eps_t / cfg.eps
-    with preserved(run.base, cfg.bn_attack):
+    with attack_state(run):
         if cfg.method in ("at", "awp"):
+            init = uniform_start(xb, alpha, eps_t, cfg.norm, run.gen) if cfg.random_start == "step" else None
             delta = pgd(run.fwd, xb, yb, eps=eps_t, norm=cfg.norm, steps=cfg.attack_steps, step_size=alpha,
-                        generator=run.gen)
+                        generator=run.gen, init=init, iterate=cfg.attack_iterate)
         else:
             with torch.no_grad():
                 p_clean = F.softmax(run.fwd(xb).float(), dim=1)
             init = 0.001 * torch.randn(xb.shape, generator=run.gen, device=run.gen.device).to(xb)
             delta = pgd(run.fwd, xb, p_clean, eps=eps_t, norm=cfg.norm, steps=cfg.attack_steps,
-                        step_size=alpha, loss=trades_kl, init=init)
+                        step_size=alpha, loss=trades_kl, init=init, iterate=cfg.attack_iterate)
     return xb + delta
 
 
@@ -163,7 +179,9 @@ def train_step(run: TrainRun, xb, yb, *, epoch: int, eps_t: float) -> float:
     return value
 
 
-def _load_data(cfg: TrainConfig):
+def load_data(cfg: TrainConfig):
+    """(x_train, y_train, x_test, y_test) of the run: the class-balanced ``subset`` of the training split (drawn
+    with ``cfg.seed``) and the whole test split (``empirical.data``)."""
     from ..data import load_tensors
     x_tr, y_tr = load_tensors(cfg.dataset, "train", cfg.data_dir, subset=cfg.subset, seed=cfg.seed)
     x_te, y_te = load_tensors(cfg.dataset, "test", cfg.data_dir)
@@ -175,20 +193,31 @@ def _build_model(cfg: TrainConfig):
     return build_model(cfg.model, width=cfg.width, num_classes=cfg.num_classes, in_channels=cfg.in_channels)
 
 
+def initial_model(cfg: TrainConfig):
+    """The freshly initialised model of the run: ``empirical.models.build_model`` with torch's global generator
+    seeded from the stream ``"train/init"``."""
+    torch.manual_seed(stream_seed(cfg.seed, INIT_STREAM))
+    return _build_model(cfg)
+
+
 def _fixed_subset(n_total: int, n: int, seed: int, name: str) -> torch.Tensor:
     return torch.randperm(n_total, generator=torch_generator(seed, f"train/subset/{name}"))[:n].sort().values
 
 
 def epoch_metrics(run: TrainRun, epoch: int, train_eval, test_eval, grad_set) -> dict:
-    """The per-epoch metrics of the module docstring: clean and PGD-``eval_steps`` robust loss/accuracy at the
-    target eps on ``train_eval`` and ``test_eval`` (``empirical.evaluate``, eval-mode BN), full-batch gradient
-    norms on ``grad_set``, dead ReLU fractions and weight norms. The model is left bit-exactly as it was."""
+    """The per-epoch metrics of the module docstring, the groups of ``cfg.epoch_metrics``: clean and
+    PGD-``eval_steps`` robust loss/accuracy at the target eps on ``train_eval`` and ``test_eval``
+    (``empirical.evaluate``, eval-mode BN), full-batch gradient norms on ``grad_set``, dead ReLU fractions (on
+    ``test_eval``) and weight norms. The model is left bit-exactly as it was."""
     cfg = run.cfg
+    groups = set(cfg.epoch_metrics)
     stream = f"train/epoch-{epoch}"
     eval_attack = functools.partial(attacks.attack, "pgd", eps=cfg.eps, norm=cfg.norm, steps=cfg.eval_steps)
     m = {}
     with run.autocast():
         for split, (x, y) in (("train", train_eval), ("test", test_eval)):
+            if f"eval-{split}" not in groups:
+                continue
             r = evaluate(run.fwd, run.inputs(x), y.to(run.device), attack=eval_attack, batch_size=cfg.batch_size,
                          generator=torch_generator(cfg.seed, f"{stream}/eval-{split}", run.device))
             m.update({f"{split}_{k}": r[k] for k in ("clean_acc", "clean_loss", "robust_acc", "robust_loss")})
@@ -196,12 +225,15 @@ def epoch_metrics(run: TrainRun, epoch: int, train_eval, test_eval, grad_set) ->
     attack = {"norm": cfg.norm, "steps": cfg.attack_steps, "step_size": cfg.attack_step_size,
               "generator": torch_generator(cfg.seed, f"{stream}/grad-norm", run.device)}
     with run.autocast():
-        m["grad_norm_clean"] = full_batch_grad_norm(run.fwd, xg, yg, batch_size=cfg.batch_size)
-        m["grad_norm_robust"] = (full_batch_grad_norm(run.fwd, xg, yg, eps=cfg.eps, attack=attack,
-                                                      batch_size=cfg.batch_size) if cfg.eps > 0
-                                 else m["grad_norm_clean"])
-        m["dead_relu"] = dead_relu_fraction(run.base, run.inputs(test_eval[0]), batch_size=cfg.batch_size)
-    m["weight_norms"] = weight_norms(run.base)
+        if "grad" in groups:
+            m["grad_norm_clean"] = full_batch_grad_norm(run.fwd, xg, yg, batch_size=cfg.batch_size)
+            m["grad_norm_robust"] = (full_batch_grad_norm(run.fwd, xg, yg, eps=cfg.eps, attack=attack,
+                                                          batch_size=cfg.batch_size) if cfg.eps > 0
+                                     else m["grad_norm_clean"])
+        if "dead-relu" in groups:
+            m["dead_relu"] = dead_relu_fraction(run.base, run.inputs(test_eval[0]), batch_size=cfg.batch_size)
+    if "weight-norms" in groups:
+        m["weight_norms"] = weight_norms(run.base)
     return m
 
 
@@ -239,11 +271,8 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
             if doc.get("status") in ("completed", "diverged"):
                 return doc
     _record_environment(out, cfg.seed)
-    x_tr, y_tr, x_te, y_te = data if data is not None else _load_data(cfg)
-    if model is None:
-        torch.manual_seed(stream_seed(cfg.seed, INIT_STREAM))
-        model = _build_model(cfg)
-    run = TrainRun(cfg, model)
+    x_tr, y_tr, x_te, y_te = data if data is not None else load_data(cfg)
+    run = TrainRun(cfg, model if model is not None else initial_model(cfg))
     history, start = [], 0
     if (out / ckpt.CHECKPOINT).is_file():
         state = ckpt.load_checkpoint(out / ckpt.CHECKPOINT)
@@ -263,7 +292,7 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
     n, bs = len(y_tr), cfg.batch_size
     nb = math.ceil(n / bs)
     end = cfg.epochs if stop_after is None else min(cfg.epochs, start + stop_after)
-    status = "running"
+    status = "completed" if start == cfg.epochs else "running"
     for epoch in tqdm(range(start, end), desc="epochs", initial=start, total=cfg.epochs, disable=not progress):
         t0 = time.perf_counter()
         losses = []
@@ -288,6 +317,9 @@ def train(cfg: TrainConfig, out_dir, *, data=None, model=None, stop_after: int |
                 return doc
         record = {"epoch": epoch, "eps": eps_t, "lr": run.opt.param_groups[0]["lr"],
                   "train_loss_running": sum(losses) / len(losses)}
+        recorded = sum(len(r.get("batch_losses", ())) for r in history)
+        if recorded < cfg.batch_loss_limit:
+            record["batch_losses"] = losses[:cfg.batch_loss_limit - recorded]
         record.update(epoch_metrics(run, epoch, train_eval, test_eval, grad_set))
         record["time_s"] = time.perf_counter() - t0
         history.append(record)
