@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import textwrap
 import time
@@ -66,6 +67,20 @@ class VerifyOptions(ClaimsOptions):
     device: str = device_option("auto")
     fail_on_refuted: bool = option(False, "exit 1 when a claim is refuted (for CI gates)")
     progress: bool = option(True, "progress bar")
+    store: str | None = option(None, "results store: finished units are reused, an interrupted run resumes "
+                                     "(default $ADVLAND_STORE, then ~/.cache/advland/store.sqlite)", metavar="FILE")
+    jobs: int = option(min(2, os.cpu_count() or 1), "units computed at once, each in its own process with "
+                                                    "cores/jobs threads", minimum=1, metavar="N")
+
+
+@dataclasses.dataclass(kw_only=True)
+class RunsOptions:
+    store: str | None = option(None, "results store (default $ADVLAND_STORE, then ~/.cache/advland/store.sqlite)",
+                               metavar="FILE")
+    status: str | None = option(None, "only units with this status", choices=("running", "done", "failed"))
+    prune: str | None = option(None, "forget the units with this status (all: every unit) and their folders",
+                               choices=("running", "done", "failed", "all"))
+    json: bool = option(False, "machine-readable output")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="check claims and write the consistency report")
     add_options(p, VerifyOptions)
     p.set_defaults(func=cmd_verify)   # a log in the report folder would make it one advland did not write
+
+    p = sub.add_parser("report", help="rebuild the report from the results store, computing nothing")
+    add_options(p, VerifyOptions)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("runs", help="list (or prune) the units of work in the results store")
+    add_options(p, RunsOptions)
+    p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("train", help="adversarially train a model; writes checkpoint, config and metrics",
                        description="Options override the values of --config FILE, which override the defaults; "
@@ -165,13 +188,44 @@ def keep_hypothesis_out_of_the_current_folder() -> None:
         set_hypothesis_home_dir(user_cache() / "hypothesis")
 
 
-def cmd_verify(args) -> int:
-    """Check the claims chosen and write the report; Ctrl-C writes the report of the claims finished (exit 130)."""
+def cmd_report(args) -> int:
+    """The report of ``verify`` from the numbers in the store alone; claims whose units are not there are skipped."""
+    return cmd_verify(args, compute=False)
+
+
+def cmd_runs(args) -> int:
+    from .claims.jobs.store import Store
+
+    opts = from_args(args, RunsOptions)
+    with Store(opts.store) as store:
+        if opts.prune:
+            rows = store.rows(None if opts.prune == "all" else opts.prune)
+            for r in rows:
+                shutil.rmtree(store.artifacts_root / r.key, ignore_errors=True)
+            print(f"pruned {store.prune(keys=[r.key for r in rows])} unit(s) from {store.path}")
+            return EXIT_OK
+        rows = store.rows(opts.status)
+    if opts.json:
+        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+        return EXIT_OK
+    print(f"{len(rows)} unit(s) in {store.path}")
+    for r in rows:
+        took = f"{r.finished - r.started:.0f} s" if r.finished and r.started else "-"
+        error = f"  {r.error.strip().splitlines()[-1][:100]}" if r.error else ""
+        print(f"{r.key}  {r.status:<8} {r.kind:<34} attempts {r.attempts}  {took}{error}")
+    return EXIT_OK
+
+
+def cmd_verify(args, compute: bool = True) -> int:
+    """Check the claims chosen and write the report; Ctrl-C writes the report of the claims finished (exit 130).
+    Units come from the results store when it holds them (all of them, with ``compute=False``)."""
     from tqdm import tqdm
 
     from advland.console import plural, say, verify_totals
     from advland.environment import environment
     from advland.outputs import check_report_folder
+    from .claims.jobs.local import LocalExecutor
+    from .claims.jobs.store import Store
     from .claims.report import write_report
     from .claims.runner import run_claims
 
@@ -196,8 +250,15 @@ def cmd_verify(args) -> int:
         say(r.outcome.summary, first=f"{r.verdict.value:>12}  {r.claim.id} ({r.seconds:.1f} s): ", indent=" " * 14)
 
     interrupted = False
+    store = Store(opts.store)
+    threads = max(1, (os.cpu_count() or 1) // opts.jobs)
     try:
-        run_claims(chosen, ctx, on_result=progress)
+        with store:
+            executor = LocalExecutor(store, jobs=opts.jobs, data_dir=data_dir, device=device,
+                                     claim_files=tuple(opts.claims), threads=threads, compute=compute)
+            env["store"] = {"path": "<user cache>" if opts.store is None else Path(opts.store).name,
+                            "code_fingerprint": executor.fingerprint, "jobs": opts.jobs}
+            run_claims(chosen, ctx, on_result=progress, executor=executor)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -40,6 +40,12 @@ if PROFILE not in ("advland", "dev", "thorough"):
 settings.load_profile(PROFILE)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_results_store(tmp_path_factory):
+    """`advland verify` in tests keeps its units in a store of the test session, never in the user's cache."""
+    os.environ["ADVLAND_STORE"] = str(tmp_path_factory.mktemp("store") / "store.sqlite")
+
+
 def _tiny_net(seed=0, bn=True, classes=4):
     torch.manual_seed(seed)
     layers = [nn.Conv2d(1, 4, 3, padding=1)] + ([nn.BatchNorm2d(4)] if bn else []) + [

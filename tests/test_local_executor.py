@@ -19,7 +19,7 @@ CLAIMS = textwrap.dedent('''
     from advland.empirical.data import DataError
 
 
-    @unit_kind("t.square")
+    @unit_kind("empirical.t-square")   # "empirical." kinds go to worker processes
     def square(*, x: float = 1.0, log: str = "") -> dict:
         if log:
             with open(log, "a") as f:

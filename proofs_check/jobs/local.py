@@ -31,6 +31,9 @@ from ..model import Unit, kind_of
 from .store import Store
 
 POLL_S = 2.0
+# Units that go to worker processes when jobs > 1: training runs take minutes; the theory units take seconds,
+# less than starting a worker that imports torch, so they are computed in the driver.
+POOLED_KIND_PREFIX = "empirical."
 HEARTBEAT_EVERY_S = 30.0
 
 
@@ -225,13 +228,17 @@ class LocalExecutor:
                 todo.append(u)
             else:
                 waiting.append(u)
-        if self.jobs == 1 or len(todo) <= 1:
-            for u in todo:
+        pooled = [u for u in todo if self.jobs > 1 and u.kind.startswith(POOLED_KIND_PREFIX)]
+        for u in todo:
+            if u not in pooled:
                 with self._heartbeats(u):
                     outcome = self._run_here(u)
                 outcomes[u.key] = self._record(outcome)
-        else:
-            outcomes.update(self._run_pool(todo))
+        if len(pooled) == 1:
+            with self._heartbeats(pooled[0]):
+                outcomes[pooled[0].key] = self._record(self._run_here(pooled[0]))
+        elif pooled:
+            outcomes.update(self._run_pool(pooled))
         for u in waiting:
             outcomes[u.key] = self._record(self._wait_for(u))
         return outcomes
