@@ -210,9 +210,9 @@ def cmd_runs(args) -> int:
         return EXIT_OK
     print(f"{len(rows)} unit(s) in {store.path}")
     for r in rows:
-        took = f"{r.finished - r.started:.0f} s" if r.finished and r.started else "-"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.finished or r.started or 0))
         error = f"  {r.error.strip().splitlines()[-1][:100]}" if r.error else ""
-        print(f"{r.key}  {r.status:<8} {r.kind:<34} attempts {r.attempts}  {took}{error}")
+        print(f"{r.key}  {r.status:<8} {r.kind:<36} attempts {r.attempts}  {when}{error}")
     return EXIT_OK
 
 

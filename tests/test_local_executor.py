@@ -140,3 +140,23 @@ def test_a_report_from_the_store_computes_nothing(claims_file, tmp_path):
     assert _calls(claims_file) == [2.0]
     assert rebuilt[1].outcome.summary == before[0].outcome.summary
     assert rebuilt[0].verdict is Verdict.SKIPPED and "advland verify" in rebuilt[0].outcome.summary
+
+
+def test_verify_then_report_and_runs_from_the_command_line(claims_file, tmp_path, capsys):
+    import json
+
+    from advland import cli
+
+    store = str(tmp_path / "store.sqlite")
+    common = ["--claims", str(claims_file), "--only", "t.good", "t.shared", "--scale", "smoke", "--store", store,
+              "--no-progress"]
+    assert cli.main(["verify", *common, "--out", str(tmp_path / "a")]) == cli.EXIT_OK
+    assert cli.main(["report", *common, "--out", str(tmp_path / "b")]) == cli.EXIT_OK
+    a, b = (json.loads((tmp_path / d / "claims.json").read_text()) for d in "ab")
+    assert [c["verdict"] for c in a["claims"]] == [c["verdict"] for c in b["claims"]] == ["confirmed"] * 2
+    assert _calls(claims_file) == [1.0, 2.0, 3.0]                 # report computed nothing
+    capsys.readouterr()
+    assert cli.main(["runs", "--store", store, "--json"]) == cli.EXIT_OK
+    assert sorted(r["status"] for r in json.loads(capsys.readouterr().out)) == ["done"] * 3
+    assert cli.main(["runs", "--store", store, "--prune", "all"]) == cli.EXIT_OK
+    assert "pruned 3" in capsys.readouterr().out

@@ -122,10 +122,11 @@ def gate(checks: list[Check], guards: Guards) -> list[Check]:
     out = [head]
     for c in checks:
         hit = [f for f in failures if not f.checks or c.key in f.checks]
-        if hit and c.verdict in (Verdict.CONFIRMED, Verdict.REFUTED):
+        if hit:
             why = "; ".join(f.describe() for f in hit)
+            said = "" if c.verdict is Verdict.INCONCLUSIVE else f" said {c.verdict.value}"
             c = Check(c.name, Verdict.INCONCLUSIVE, c.evidence,
-                      note=f"not decided: {why}. The statistic alone said {c.verdict.value} ({c.note})", key=c.key)
+                      note=f"not decided: {why}. The statistic alone{said}: {c.note}", key=c.key)
         out.append(c)
     return out
 

@@ -149,7 +149,7 @@ CLAIM = claim(
     statement=("Extreme cases ('dead layer') for ReLU networks (small model, large ε): the pre-activation of one "
                "layer is all negative for all training instances and the model gets stuck in a space consisting of "
                "only constant classifiers; with a warm-up in ε (cosine or linear schedule) the same training escapes."),
-    source="slides (verified text for the dead layer and the constant classifiers); that the warm-ups of the same "
+    source="slides (verified text) for the dead layer and the constant classifiers; that the warm-ups of the same "
            "run escape is our reading of the learning-rate table (88.65 % vs 7–10 % robust error)",
     formula="constant ε = 0.4: majority share → 1, a ReLU layer dead; cos/linear warm-up: neither",
     tags=("empirical", "liu2020"),

@@ -119,8 +119,9 @@ CLAIM = claim(
     "liu2020.escape-from-init", where="Liu et al. 2020, §4 Numerical analysis (gradient analysis, first updates)",
     statement=("Training under large adversarial budgets impedes the escape from suboptimal random initialization: "
                "the initial plateau of the training loss (≈ ln 10 on MNIST) lasts longer as ε grows."),
-    source="abstract (verified text: 'impede the escape from suboptimal random initialization'); the plateau "
-           "length as the measure is our reading of the paper's first-updates figure",
+    source="abstract (verified text) for 'training under large adversarial budgets impede[s] the escape from "
+           "suboptimal random initialization'; the plateau length as its measure is our reading of the paper's "
+           "first-updates figure",
     formula="escape step(ε) increasing in ε ∈ {0, 0.1, 0.2, 0.3, 0.4}",
     tags=("empirical", "liu2020"),
 )(plan=plan, decide=decide, plot=plot)

@@ -135,8 +135,8 @@ CLAIM = claim(
     "liu2020.hessian-grows", where="Liu et al. 2020, §4 Numerical analysis, Hessian analysis",
     statement=("The top Hessian eigenvalues of the adversarial loss (adversarial examples frozen at θ) grow with the "
                "training ε, and the adversarial loss is sharper than the clean loss at the same weights."),
-    source="slides (verified text: 'Theorem about the smoothness of L_ε(θ) indicates the numerical results of "
-           "Hessian top eigenvalues will increase with ε'); the comparison with the clean loss at the same weights "
+    source="slides (verified text) for 'Theorem about the smoothness of L_ε(θ) indicates the numerical results of "
+           "Hessian top eigenvalues will increase with ε'; the comparison with the clean loss at the same weights "
            "is our reading of 'increased curvature'",
     formula="λ_max(∇²_θ L_ε(θ_ε)) increasing in ε; λ_max(∇²L_ε) > λ_max(∇²L_0) at θ_ε",
     tags=("empirical", "liu2020"),

@@ -76,8 +76,8 @@ CLAIM = claim(
     "liu2020.nonvanishing-gradient", where="Liu et al. 2020, §3 (convergence theorem) and §4 gradient analysis",
     statement="Large adversarial budgets cause non-vanishing gradients: the full-batch gradient norm at the end of "
               "training grows with ε.",
-    source="abstract (verified text: 'cause non-vanishing gradients'); 'grows with ε at the end of training' is "
-           "our reading of the gradient-analysis figure",
+    source="abstract (verified text) for 'cause non-vanishing gradients'; 'grows with ε at the end of training' "
+           "is our reading of the gradient-analysis figure",
     formula="‖∇_θ L_ε(θ_T)‖ increasing in ε",
     tags=("empirical", "liu2020"),
 )(plan=plan, decide=decide, plot=plot)

@@ -110,8 +110,8 @@ CLAIM = claim(
     "liu2020.periodic-schedule", where="Liu et al. 2020, §5 Periodic adversarial scheduling (learning-rate table)",
     statement=("Periodic adversarial scheduling (cosine or linear warm-up of ε) yields better results than vanilla "
                "adversarial training while being much less sensitive to the choice of learning rate."),
-    source="abstract (verified text: 'yielding better results than vanilla adversarial training while being much "
-           "less sensitive to the choice of learning rate'); robust error at ε = 0.4 over Adam 1e-4..1e-3 as the "
+    source="abstract (verified text) for 'yielding better results than vanilla adversarial training while being "
+           "much less sensitive to the choice of learning rate'; robust error at ε = 0.4 over Adam 1e-4..1e-3 as the "
            "measure follows the slides' table",
     formula="err(const) > err(cos), err(linear); std_lr err(const) > std_lr err(warm-up)",
     tags=("empirical", "liu2020"),
