@@ -60,7 +60,7 @@ def top_eigenvalue(result, label: str = "hessian") -> float | None:
 
 
 def run_name(name) -> str:
-    """A unit's name tuple as a phrase: ("sweep", 0.1, 0) -> "sweep ε=0.1 seed 0"."""
+    """A unit's name tuple as a phrase: ("sweep", 0.1, 0) -> "sweep 0.1 0"."""
     if isinstance(name, tuple):
         return " ".join(str(v) if not isinstance(v, float) else f"{v:g}" for v in name)
     return str(name)

@@ -6,8 +6,8 @@ in its own folder (``store.unit_dir(unit)``: a training unit resumes there from 
 returns its numbers or its traceback. A unit another process is computing (a live heartbeat) is waited for, not
 started twice.
 
-The code version stored beside a unit's numbers is the unit kind's own version plus a fingerprint of the installed
-package's source: results computed by other code are recomputed, never trusted.
+The code version stored beside a unit's numbers is the unit kind's own version plus a fingerprint of the source that
+computes units (``COMPUTING_CODE``): results computed by other code are recomputed, never trusted.
 """
 from __future__ import annotations
 
@@ -65,20 +65,27 @@ def executing(context: ExecutionContext) -> Iterator[ExecutionContext]:
         _CURRENT.pop()
 
 
+# What computes a unit's numbers: the engines, the claim and unit definitions, the JSON rule and the seeding. The
+# CLI, the runner, the store, the statistics and the report do not change a unit's numbers, so editing them does
+# not invalidate the store.
+COMPUTING_CODE = ("advland.theory", "advland.empirical", "advland.claims.papers", "advland.claims.empirical",
+                  "advland.claims.model", "advland.claims.search", "advland.io", "advland.seeding")
+
+
 def source_fingerprint() -> str:
-    """SHA-256 (12 hex digits) of every ``.py`` file of the installed ``advland`` package, in path order."""
-    import advland
+    """SHA-256 (12 hex digits) of the source of ``COMPUTING_CODE`` (every ``.py`` file, in module order)."""
+    import importlib
 
     h = hashlib.sha256()
-    roots = [Path(p) for p in advland.__path__]
     files = []
-    for name in ("theory", "empirical", "claims"):
-        module = __import__(f"advland.{name}", fromlist=["__path__"])
-        roots += [Path(p) for p in module.__path__]
-    for root in roots:
-        files += sorted(root.rglob("*.py"))
-    for f in sorted(set(files)):
-        h.update(f.name.encode())
+    for name in COMPUTING_CODE:
+        module = importlib.import_module(name)
+        if hasattr(module, "__path__"):
+            files += [(name, f) for p in module.__path__ for f in sorted(Path(p).rglob("*.py"))]
+        else:
+            files.append((name, Path(module.__file__)))
+    for name, f in files:
+        h.update(f"{name}/{f.name}".encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:12]
 

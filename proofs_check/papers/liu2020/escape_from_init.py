@@ -74,7 +74,7 @@ def decide(ctx: Context, results) -> Outcome:
     per_seed = []
     for s in grid["seeds"]:
         xs = [(e, steps[(e, s)]) for e in grid["eps"] if (e, s) in steps]
-        if len(xs) >= 3:
+        if len(xs) >= 3 and len({b for _, b in xs}) > 1:
             rho = spearmanr([a for a, _ in xs], [b for _, b in xs]).statistic
             per_seed.append(Quantity(f"Spearman ρ(ε, escape step), seed {s}", rho, note="for information"))
     check = decided("the escape step from the initial plateau increases with ε (Jonckheere–Terpstra over the ε "

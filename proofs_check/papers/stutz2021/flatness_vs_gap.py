@@ -50,8 +50,9 @@ def decide(ctx: Context, results) -> Outcome:
                         name=f"{label} flatness vs gap", rng=ctx.rng(f"{STREAM}/{key}"))
         c = decided(f"{label} flatness correlates with the robust generalization gap across the zoo (Spearman, "
                     "permutation p)", f"{key}-vs-gap", d, settle=SETTLE, paper=PAPER)
-        if len(usable) >= 3:
-            rho = spearmanr(flat, [models[n]["test_robust_loss"] for n in usable]).statistic
+        test_loss = [models[n]["test_robust_loss"] for n in usable]
+        if len(usable) >= 3 and len(set(flat)) > 1 and len(set(test_loss)) > 1:
+            rho = spearmanr(flat, test_loss).statistic
             c.evidence.append(Quantity(f"Spearman ρ ({label} flatness vs test robust loss)", rho,
                                        note="for information"))
         checks.append(c)
