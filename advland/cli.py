@@ -257,8 +257,11 @@ def cmd_verify(args, compute: bool = True) -> int:
             executor = LocalExecutor(store, jobs=opts.jobs, data_dir=data_dir, device=device,
                                      claim_files=tuple(opts.claims), threads=threads, compute=compute)
             env["store"] = {"path": "<user cache>" if opts.store is None else Path(opts.store).name,
-                            "code_fingerprint": executor.fingerprint, "jobs": opts.jobs}
-            run_claims(chosen, ctx, on_result=progress, executor=executor)
+                            "jobs": opts.jobs}
+            try:
+                run_claims(chosen, ctx, on_result=progress, executor=executor)
+            finally:
+                env["store"]["code_fingerprints"] = executor.fingerprints()
     except KeyboardInterrupt:
         interrupted = True
     finally:

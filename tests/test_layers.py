@@ -3,7 +3,6 @@
 The contracts are read from the source with ``ast`` (every import, including those inside functions), so a
 lazy import cannot hide a cycle or a forbidden dependency.
 """
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import advland
+from advland.claims.jobs.fingerprint import module_imports as _imports
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"advland.theory": ROOT / "theory", "advland.empirical": ROOT / "empirical",
@@ -23,24 +23,6 @@ def _module_name(path: Path) -> str:
             parts = path.relative_to(folder).with_suffix("").parts
             return ".".join((package, *parts)).removesuffix(".__init__")
     raise AssertionError(path)
-
-
-def _imports(path: Path, name: str) -> set[str]:
-    """Absolute names of every module ``path`` imports (relative imports resolved against ``name``)."""
-    is_package = path.name == "__init__.py"
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = name.split(".")[: len(name.split(".")) - node.level + (1 if is_package else 0)]
-                module = ".".join(base + ([node.module] if node.module else []))
-            else:
-                module = node.module
-            found.add(module)
-            found.update(f"{module}.{a.name}" for a in node.names)  # `from pkg import submodule`
-    return found
 
 
 FILES = {_module_name(p): p for folder in FOLDERS.values() for p in folder.rglob("*.py")}

@@ -4,7 +4,8 @@ import textwrap
 
 import pytest
 
-from advland.claims.jobs.local import LocalExecutor, current
+from advland.claims.jobs.context import current
+from advland.claims.jobs.local import LocalExecutor
 from advland.claims.jobs.store import Store
 from advland.claims.model import Context, Verdict
 from advland.claims.registry import load_claims_file
@@ -14,7 +15,7 @@ CLAIMS = textwrap.dedent('''
     from pathlib import Path
 
     from advland.claims import Check, Outcome, claim, unit_kind
-    from advland.claims.jobs.local import current
+    from advland.claims.jobs.context import current
     from advland.claims.model import Verdict
     from advland.empirical.data import DataError
 

@@ -31,8 +31,9 @@ from typing import Iterator, Mapping
 
 from advland.empirical.names import DATASET_INFO, MODEL_NAMES
 
-from ..jobs.local import ExecutionContext, current, executing
-from ..model import Unit, unit_kind
+from ..jobs.context import ExecutionContext, current, executing
+from ..jobs.fingerprint import code_fingerprint
+from ..units import Unit, unit_kind
 from .measures import resolve_measures
 
 KIND = "empirical.train"
@@ -92,10 +93,11 @@ def resolve_params(config: Mapping, snapshots, measures) -> dict:
 @unit_kind(KIND, version=RUN_VERSION)
 def train_and_measure(*, config: dict, snapshots: list, measures: list) -> dict:
     """Train ``config`` in the work folder of the execution context, stopping after each snapshot epoch to take
-    the measures there (``training.run``); the results of the module docstring."""
+    the measures there (``training.run``); the results of the module docstring. The work folder is stamped with
+    the fingerprint of this kind's code, so a checkpoint written by other code is never resumed."""
     from .training import run
 
-    return run(resolve_params(config, snapshots, measures), current())
+    return run(resolve_params(config, snapshots, measures), current(), code=code_fingerprint(train_and_measure.fn))
 
 
 def training_unit(*, config: dict, snapshots=(), measures=(), version: str = RUN_VERSION) -> Unit:

@@ -2,7 +2,7 @@
 
 Work folder (the execution context's ``workdir``, the unit's own folder; a temporary one when None)::
 
-    unit.json       the unit's parameters and the code fingerprint (``jobs.local.source_fingerprint``)
+    unit.json       the unit's parameters and the fingerprint of the code computing it (``jobs.fingerprint``)
     run/            the training run of ``empirical.train.loop.train``: config.json, checkpoint.pt, metrics.json
     measures.json   {"<epoch>": {"<label>": result}}, rewritten atomically after each measure
 
@@ -25,7 +25,7 @@ from advland.empirical.train.loop import initial_model, load_data, train
 from advland.io import dumps, write_json
 from advland.options import resolve_device
 
-from ..jobs.local import ExecutionContext, source_fingerprint
+from ..jobs.context import ExecutionContext
 from .measurements import Subject, measure
 
 STAMP, RUN, MEASURES = "unit.json", "run", "measures.json"
@@ -43,10 +43,10 @@ def work_folder(workdir):
         yield pathlib.Path(tmp)
 
 
-def claim_folder(folder: pathlib.Path, params: dict) -> None:
+def claim_folder(folder: pathlib.Path, params: dict, code: str) -> None:
     """Stamp ``folder`` with the unit's parameters and code fingerprint; clear what other code left there;
     refuse a folder that holds another unit (ValueError)."""
-    stamp = {"params": json.loads(dumps(params, sort_keys=True)), "code": source_fingerprint()}
+    stamp = {"params": json.loads(dumps(params, sort_keys=True)), "code": code}
     path = folder / STAMP
     if path.is_file():
         old = ckpt.read_json(path)
@@ -83,11 +83,11 @@ def epochs_done(run_dir: pathlib.Path) -> int:
     return int(ckpt.load_checkpoint(path)["epoch"]) + 1 if path.is_file() else 0
 
 
-def run(params: dict, context: ExecutionContext) -> dict:
+def run(params: dict, context: ExecutionContext, *, code: str) -> dict:
     """The results of ``runs``'s module docstring for resolved ``params``, computed under ``context``."""
     cfg = resolve(TrainConfig(**params["config"], data_dir=context.data_dir, device=resolve_device(context.device)))
     with work_folder(context.workdir) as folder:
-        claim_folder(folder, params)
+        claim_folder(folder, params, code)
         data = load_data(cfg)
         model = initial_model(cfg)
         run_dir, store = folder / RUN, MeasureStore(folder / MEASURES)

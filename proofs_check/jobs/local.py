@@ -6,12 +6,12 @@ in its own folder (``store.unit_dir(unit)``: a training unit resumes there from 
 returns its numbers or its traceback. A unit another process is computing (a live heartbeat) is waited for, not
 started twice.
 
-The code version stored beside a unit's numbers is the unit kind's own version plus a fingerprint of the source that
-computes units (``COMPUTING_CODE``): results computed by other code are recomputed, never trusted.
+The code version stored beside a unit's numbers is the unit kind's own version plus the fingerprint of the code that
+computes that kind (``fingerprint.code_fingerprint``: its module and everything it imports): results computed by
+other code are recomputed, never trusted.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import shutil
@@ -22,12 +22,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from advland.errors import UsageError
 from advland.io import dumps
 
-from ..model import Unit, kind_of
+from ..units import Unit, kind_of
+from .context import ExecutionContext, executing
+from .fingerprint import code_fingerprint
 from .store import Store
 
 POLL_S = 2.0
@@ -37,60 +39,8 @@ POOLED_KIND_PREFIX = "empirical."
 HEARTBEAT_EVERY_S = 30.0
 
 
-@dataclass(frozen=True)
-class ExecutionContext:
-    """What a unit may take from where it runs (never part of its key): data folder, device, work folder."""
-
-    data_dir: str | None = None
-    device: str = "cpu"
-    workdir: str | None = None
-    threads: int | None = None
-
-
-_CURRENT = [ExecutionContext()]
-
-
-def current() -> ExecutionContext:
-    """The context of the unit being computed (a default one outside the executor)."""
-    return _CURRENT[-1]
-
-
-@contextmanager
-def executing(context: ExecutionContext) -> Iterator[ExecutionContext]:
-    """Make ``context`` current while a unit is computed."""
-    _CURRENT.append(context)
-    try:
-        yield context
-    finally:
-        _CURRENT.pop()
-
-
-# What computes a unit's numbers: the engines, the claim and unit definitions, the JSON rule and the seeding. The
-# CLI, the runner, the store, the statistics and the report do not change a unit's numbers, so editing them does
-# not invalidate the store.
-COMPUTING_CODE = ("advland.theory", "advland.empirical", "advland.claims.papers", "advland.claims.empirical",
-                  "advland.claims.model", "advland.claims.search", "advland.io", "advland.seeding")
-
-
-def source_fingerprint() -> str:
-    """SHA-256 (12 hex digits) of the source of ``COMPUTING_CODE`` (every ``.py`` file, in module order)."""
-    import importlib
-
-    h = hashlib.sha256()
-    files = []
-    for name in COMPUTING_CODE:
-        module = importlib.import_module(name)
-        if hasattr(module, "__path__"):
-            files += [(name, f) for p in module.__path__ for f in sorted(Path(p).rglob("*.py"))]
-        else:
-            files.append((name, Path(module.__file__)))
-    for name, f in files:
-        h.update(f"{name}/{f.name}".encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:12]
-
-
 def code_version(unit: Unit, fingerprint: str) -> str:
+    """The version stored beside a unit's numbers: the kind's own version and the fingerprint of its code."""
     return f"{unit.version}+{fingerprint}"
 
 
@@ -165,9 +115,10 @@ class LocalExecutor:
     claim_files: tuple[str, ...] = ()
     threads: int | None = None
     on_unit: Callable[[UnitOutcome], None] | None = None
-    fingerprint: str = field(default_factory=source_fingerprint)
+    fingerprint: str | None = None   # None: each kind's code fingerprint; a string: that one for every unit
     compute: bool = True     # False: only what the store holds (``advland report``); the rest is "not computed"
     _on_outcome: Callable[[UnitOutcome], None] | None = field(default=None, init=False, repr=False)
+    _fingerprints: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
         if not self.compute and self.store is None:
@@ -179,9 +130,22 @@ class LocalExecutor:
         workdir = str(self.store.unit_dir(unit)) if self.store is not None else None
         return ExecutionContext(self.data_dir, self.device, workdir, self.threads)
 
+    def code_fingerprint(self, unit: Unit) -> str:
+        """The fingerprint of the code computing units of ``unit``'s kind (read once per kind and executor: one
+        run sees one version of the code)."""
+        if self.fingerprint is not None:
+            return self.fingerprint
+        if unit.kind not in self._fingerprints:
+            self._fingerprints[unit.kind] = code_fingerprint(kind_of(unit).fn)
+        return self._fingerprints[unit.kind]
+
+    def fingerprints(self) -> dict[str, str]:
+        """{kind: fingerprint} of the kinds this executor has met so far."""
+        return dict(sorted(self._fingerprints.items()))
+
     def _versioned(self, unit: Unit) -> "StoredUnit":
         """The unit as the store sees it: the same key, a version that carries the code fingerprint."""
-        return StoredUnit(unit.key, unit.kind, unit.params, code_version(unit, self.fingerprint))
+        return StoredUnit(unit.key, unit.kind, unit.params, code_version(unit, self.code_fingerprint(unit)))
 
     def _start(self, unit: Unit) -> bool:
         """Mark ``unit`` running in the store; True when this process is to compute it. A work folder left by

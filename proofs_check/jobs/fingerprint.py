@@ -1,0 +1,79 @@
+"""The fingerprint of the code that computes a unit kind, stored beside its numbers.
+
+A kind's code is the module that defines its function and every ``advland`` module that module imports, directly
+or through others, read from the source with ``ast`` (lazy imports inside functions included). The fingerprint is
+the SHA-256 of those files' names and bytes. Numbers stored under another fingerprint were computed by other code:
+they are recomputed, never trusted. Code a kind does not import (the runner, the store, the statistics, the
+verdicts and the report, or another claim's decision) can change without invalidating its stored numbers, which is
+what lets ``advland report`` and a changed decision reuse an expensive training run.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+
+ROOT_PACKAGE = "advland"
+
+
+def module_imports(path: Path, name: str) -> set[str]:
+    """Absolute names of every module the source at ``path`` (module ``name``) imports, relative imports resolved
+    (``from pkg import x`` also yields ``pkg.x``, which may be a submodule)."""
+    is_package = path.name == "__init__.py"
+    parts = name.split(".")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = parts[: len(parts) - node.level + (1 if is_package else 0)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module
+            found.add(module)
+            found.update(f"{module}.{a.name}" for a in node.names)
+    return found
+
+
+def module_file(name: str) -> Path | None:
+    """The source file of module ``name`` (None when it is not a module with a ``.py`` source)."""
+    module = sys.modules.get(name)
+    origin = getattr(module, "__file__", None) if module is not None else None
+    if origin is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+        origin = spec.origin if spec is not None else None
+    return Path(origin) if origin and origin.endswith(".py") else None
+
+
+def closure(name: str, path: Path) -> dict[str, Path]:
+    """``{module: file}`` of ``name`` and every ``advland`` module it reaches through imports."""
+    seen, todo = {name: path}, [name]
+    while todo:
+        current = todo.pop()
+        for imported in module_imports(seen[current], current):
+            if imported in seen or not (imported == ROOT_PACKAGE or imported.startswith(ROOT_PACKAGE + ".")):
+                continue
+            found = module_file(imported)
+            if found is not None:
+                seen[imported] = found
+                todo.append(imported)
+    return seen
+
+
+def code_fingerprint(fn) -> str:
+    """12 hex digits of the SHA-256 over the module defining ``fn`` and its ``advland`` import closure (module
+    names and file bytes, in name order)."""
+    name = fn.__module__
+    path = module_file(name) or Path(inspect.getsourcefile(fn))
+    h = hashlib.sha256()
+    for module, file in sorted(closure(name, path).items()):
+        h.update(module.encode())
+        h.update(file.read_bytes())
+    return h.hexdigest()[:12]
