@@ -317,11 +317,26 @@ def test_zoo_claims_guard_an_untrained_at_run(cid):
     def untrained(name, r):
         if name == ("at", 1):
             for m in r["measures"].values():
-                m["eval-train"]["robust_loss"] = 2.3
-                m["eval-test"]["robust_loss"] = 2.3
+                m["eval-train"].update(robust_loss=LN10, robust_acc=0.1)
+                m["eval-test"].update(robust_loss=LN10, robust_acc=0.1)
     runs, results = _zoo(-1, untrained)
     words = "overfits" if cid.endswith("overfitting") else "trained"
     assert_guard(decide(cid, results), runs.units[("at", 1)].key, words)
+
+
+@pytest.mark.parametrize("loss, acc, trained", [(2.12, 0.2, True), (2.0, 0.11, False), (2.31, 0.3, False),
+                                                 (float("nan"), 0.5, False)])
+def test_the_zoo_s_trained_guard_is_chance_not_a_loss_bound(loss, acc, trained):
+    """An AWP-like run (training loss high on purpose, accuracy clearly above chance) trained; a run at chance
+    accuracy, or with a loss at or above the uniform prediction's, or none, did not."""
+    from advland.claims.empirical.evidence import Guards, require_above_chance
+
+    runs = protocols.overfitting_zoo(CPU)
+    name, unit = next(iter(runs.units.items()))
+    guards = Guards()
+    ok = require_above_chance(guards, name, unit, {"train_robust_loss": loss, "train_robust_acc": acc},
+                              n=runs.grid["eval_train"]["n"], classes=runs.grid["classes"])
+    assert ok is trained
 
 
 def test_zoo_gap_range_and_overfitting_regime_guards():

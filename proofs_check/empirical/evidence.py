@@ -20,10 +20,11 @@ import numpy as np
 from scipy import stats as _st
 
 from ..model import Check, Quantity, Unit, Verdict
-from ..stats import Decision, decide_correlation, decide_effect, decide_trend, spearman_permutation
+from ..stats import Decision, binomial_tail, decide_correlation, decide_effect, decide_trend, spearman_permutation
 
 LN10 = math.log(10.0)   # the cross-entropy of a uniform prediction over 10 classes
 ALPHA = 0.05
+CHANCE_ALPHA = 1e-3   # the binomial tail below which a model's robust training accuracy is above chance
 
 
 # ---------------------------------------------------------------- reading results
@@ -318,17 +319,38 @@ def zoo_numbers(runs, results) -> dict:
     return out
 
 
+def require_above_chance(guards: Guards, name, unit: Unit, numbers: dict, *, n: int, classes: int,
+                         checks=()) -> bool:
+    """The model trained at all, judged against chance rather than against a bound chosen per method: its robust
+    training loss is below ln K (the cross-entropy of the uniform prediction over K classes) and its robust training
+    accuracy is above 1/K with a one-sided binomial tail P(X >= k | n, 1/K) < ``CHANCE_ALPHA`` over the ``n``
+    evaluated training images. Method-neutral: AWP and TRADES keep their training loss high on purpose (AWP's
+    objective is the loss at w + v, not at w), so a fixed loss bound set for plain AT would mistake them for
+    stalled runs."""
+    loss, acc = numbers.get("train_robust_loss"), numbers.get("train_robust_acc")
+    chance_loss = math.log(classes)
+    ok = loss is not None and acc is not None and math.isfinite(loss) and loss < chance_loss
+    p = binomial_tail(int(round(acc * n)), n, 1.0 / classes) if acc is not None else float("nan")
+    ok = ok and p < CHANCE_ALPHA
+    detail = (f"training robust loss {loss if loss is None else f'{loss:.4g}'} (ln {classes} = {chance_loss:.3f}), "
+              f"robust training accuracy {acc if acc is None else f'{acc:.3f}'} over {n} images (binomial p = "
+              f"{p:.2g} against chance 1/{classes})")
+    return guards.require(f"the model trained (robust training loss < ln {classes} and robust training accuracy above "
+                          f"chance, binomial p < {CHANCE_ALPHA:g})", ok, name=name, unit=unit, detail=detail,
+                          checks=checks)
+
+
 def zoo_models(runs, results, guards: Guards, *, checks=()) -> dict:
-    """{(method, seed): snapshot_numbers at the zoo epoch} of the zoo members that completed and trained (training
-    robust loss below ``max_train_loss``; the AT runs read at their zoo-epoch snapshot)."""
+    """{(method, seed): snapshot_numbers at the zoo epoch} of the zoo members that completed and trained
+    (``require_above_chance`` on the training-subset evaluation; the AT runs read at their zoo-epoch snapshot)."""
     epoch, out = runs.grid["zoo_epoch"], {}
+    n, classes = runs.grid["eval_train"]["n"], runs.grid["classes"]
     for name, unit in runs.units.items():
         r = guards.available(name, unit, results)
         numbers = snapshot_numbers(r, epoch) if r is not None else None
         if r is not None and guards.require("the zoo epoch was measured", numbers is not None, name=name, unit=unit,
-                                            detail=f"no evaluations at epoch {epoch}") and require_trained(
-                guards, name, unit, train_loss=numbers["train_robust_loss"], bound=runs.grid["max_train_loss"],
-                checks=checks):
+                                            detail=f"no evaluations at epoch {epoch}") and require_above_chance(
+                guards, name, unit, numbers, n=n, classes=classes, checks=checks):
             out[name] = numbers
     return out
 

@@ -327,11 +327,11 @@ ZOO = {
               "worst": {"xi": 0.01, "iterations": 2, "attempts": 1, "n": 50},
               "curve": {"alphas": [0.5], "directions": 1, "n": 50, "steps": 2},
               "rescale": {"alphas": [0.5, 4.0], "xi_relative": 0.5, "samples": 1, "n": 50, "steps": 2},
-              "max_train_loss": 2.1, "min_gap_range": 0.5, "min_rise": 0.3, "min_at_gap": 0.3},
+              "min_gap_range": 0.5, "min_rise": 0.3, "min_at_gap": 0.3},
     "cpu": {"config": {"model": "mlp", "width": 16, "dataset": "cifar10", "subset": 500, "optimizer": "adam",
                        "lr": 2e-3, "weight_decay": 0.0, "batch_size": 50, "attack_steps": 5},
             "at_epochs": 60, "snapshots": (5, 10, 20, 30, 40, 60), "zoo_epoch": 40,
-            "members": {"at": 3, "awp": 3, "trades": 1, "trades-awp": 1, "at-wd": 1},
+            "members": {"at": 5, "awp": 5, "trades": 1, "trades-awp": 1, "at-wd": 1},
             "awp": {"awp_gamma": 0.01, "awp_warmup": 5}, "trades-awp": {"awp_gamma": 5e-3, "awp_warmup": 10},
             "at-wd": 5e-3,
             "eval_train": {"n": 500, "steps": 10}, "eval_test": {"n": 1000, "steps": 10},
@@ -339,7 +339,7 @@ ZOO = {
             "worst": {"xi": 0.01, "iterations": 10, "attempts": 2, "n": 500},
             "curve": {"alphas": [0.5], "directions": 3, "n": 500, "steps": 5},
             "rescale": {"alphas": [0.5, 4.0], "xi_relative": 0.5, "samples": 3, "n": 200, "steps": 5},
-            "max_train_loss": 2.1, "min_gap_range": 0.5, "min_rise": 0.3, "min_at_gap": 0.3},
+            "min_gap_range": 0.5, "min_rise": 0.3, "min_at_gap": 0.3},
     "gpu": {"config": {"model": "preactresnet18", "width": 8, "dataset": "cifar10", "subset": 5000,
                        "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 128,
                        "attack_steps": 7},
@@ -352,7 +352,7 @@ ZOO = {
             "worst": {"xi": 0.003, "iterations": 10, "attempts": 3, "n": 1000},
             "curve": {"alphas": [0.5], "directions": 5, "n": 1000, "steps": 10},
             "rescale": {"alphas": [0.5, 4.0], "xi_relative": 0.5, "samples": 5, "n": 500, "steps": 10},
-            "max_train_loss": 2.1, "min_gap_range": 0.5, "min_rise": 0.3, "min_at_gap": 0.3},
+            "min_gap_range": 0.5, "min_rise": 0.3, "min_at_gap": 0.3},
     "paper": {"config": {"model": "preactresnet18", "width": 16, "dataset": "cifar10", "subset": None,
                          "optimizer": "sgd", "lr": 0.1, "lr_schedule": "piecewise", "momentum": 0.9,
                          "weight_decay": 5e-4, "batch_size": 128, "attack_steps": 10,
@@ -366,7 +366,7 @@ ZOO = {
               "worst": {"xi": 0.00075, "iterations": 20, "attempts": 10, "n": 1000},
               "curve": {"alphas": [0.5], "directions": 10, "n": 1000, "steps": 10},
               "rescale": {"alphas": [0.5, 4.0], "xi_relative": 0.5, "samples": 10, "n": 1000, "steps": 20},
-              "max_train_loss": 2.1, "min_gap_range": 0.5, "min_rise": 0.3, "min_at_gap": 0.3},
+              "min_gap_range": 0.5, "min_rise": 0.3, "min_at_gap": 0.3},
 }
 RESCALED_MEMBER = "trades"   # the zoo member (its first seed) that also carries the rescaling measure
 
@@ -413,8 +413,9 @@ def overfitting_zoo(ctx: Context) -> Runs:
                f"{c['optimizer']} lr {c['lr']:g}, L∞ 8/255 PGD-{c['attack_steps']}; AT {p['at_epochs']} epochs "
                f"(snapshots {', '.join(map(str, p['snapshots']))}), the other methods {p['zoo_epoch']} epochs; "
                + ", ".join(f"{m} × {k}" for m, k in p["members"].items()))
-    grid = {k: p[k] for k in ("snapshots", "zoo_epoch", "max_train_loss", "min_gap_range", "min_rise",
-                              "min_at_gap", "avg", "worst", "curve", "eval_test")}
+    grid = {k: p[k] for k in ("snapshots", "zoo_epoch", "min_gap_range", "min_rise", "min_at_gap", "avg", "worst",
+                              "curve", "eval_train", "eval_test")}
+    grid["classes"] = 10
     grid["seeds"] = {m: seeds(ctx, p["members"].get(m, 0)) for m in ZOO_METHODS}
     grid["pairs"] = (("at", "awp"),) + ((("trades", "trades-awp"),) if ctx.scale in ("gpu", "paper") else ())
     return Runs(units, grid, setting)

@@ -8,8 +8,9 @@ re-attacked). Statistic, fixed here, per flatness measure: Spearman's ρ between
 one-sided permutation p < 0.05 (positive: confirmed; negative: refuted). Spearman with the test robust loss is
 reported beside it.
 
-Guards: every model trained (training robust loss below ``max_train_loss``), and the zoo spans a gap range of at
-least ``min_gap_range`` (otherwise there is nothing to rank). The zoo is small and its methods few (AT-like and
+Guards: every model trained (``evidence.require_above_chance``: robust training loss below ln 10 and robust
+training accuracy above chance), and the zoo spans a gap range of at least ``min_gap_range`` (otherwise there is
+nothing to rank). The zoo is small and its methods few (AT-like and
 regularized models form two clusters): the correlation says that flatter models of this zoo generalize better, not
 how strongly across the paper's ≈ 30 models.
 """

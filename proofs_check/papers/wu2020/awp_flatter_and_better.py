@@ -9,8 +9,9 @@ robust loss; AWP's training loss measured at w, not at w + v) and the robust tes
 per pair family, each a t-interval of the mean per-seed difference clear of 0 (in the paper's direction: confirmed;
 in the other: refuted): curve rise (plain − AWP), gap (plain − AWP), robust accuracy (AWP − plain).
 
-Guards: both runs trained (training robust loss below ``max_train_loss``); the plain run is in the robust-overfitting
-regime the paper studies (its gap >= ``min_at_gap``).
+Guards: both runs trained (``evidence.require_above_chance``: robust training loss below ln 10 and robust training
+accuracy above chance; a loss bound set for AT would mistake AWP's deliberately higher training loss for a stall);
+the plain run is in the robust-overfitting regime the paper studies (its gap >= ``min_at_gap``).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ...model import Context, Outcome, Quantity
 from ...registry import claim
 
 NAMES = {"at": "AT", "awp": "AT-AWP", "trades": "TRADES", "trades-awp": "TRADES-AWP"}
-SETTLE = "more seeds (3 pairs at cpu scale), or the gpu scale"
+SETTLE = "more seeds (5 pairs at cpu scale), or the gpu scale"
 PAPER = ("last-epoch PGD-20 robust accuracy, CIFAR-10 L∞ 8/255, PreActResNet-18: AT 43.75 % against AT-AWP 54.30 % "
          "(best 52.79 % against 55.39 %) (official logs)")
 
