@@ -13,7 +13,8 @@ Each attack evaluates the model at a sequence of iterates (its start point inclu
   * ``fooled``: whether ANY evaluated iterate was misclassified, for robust accuracy (AutoAttack's count: a
     point is broken as soon as one iterate fools the model, whatever the loss does afterwards).
 Both come from the forward passes the attack makes anyway: ``steps`` forward-backward passes and one final
-forward pass per restart, nothing more. ``pgd``, ``apgd`` and ``fgsm`` return ``delta`` alone;
+forward pass per restart, nothing more (PGD for the last iterate alone skips the final one; PGD for robust
+accuracy stops on each point once it is broken). ``pgd``, ``apgd`` and ``fgsm`` return ``delta`` alone;
 ``attack`` returns the whole result and ``robust_correct`` is the robust-accuracy count.
 """
 from __future__ import annotations
@@ -116,10 +117,11 @@ class AttackResult:
     """Per example: ``delta``, the evaluated iterate of highest attack loss; ``loss`` and ``logits``, the attack
     loss and the model's logits there (so that no caller needs another forward pass at ``x + delta``);
     ``fooled``, whether some evaluated iterate was misclassified (``argmax != y``), or None when ``y`` holds soft
-    targets rather than class labels (TRADES' inner maximisation)."""
+    targets rather than class labels (TRADES' inner maximisation). ``loss`` and ``logits`` are None for a last
+    iterate returned unscored (``pgd_attack(evaluate_last=False)``)."""
     delta: torch.Tensor
-    loss: torch.Tensor
-    logits: torch.Tensor
+    loss: torch.Tensor | None
+    logits: torch.Tensor | None
     fooled: torch.Tensor | None
 
 
@@ -142,6 +144,19 @@ class _Best:
         if self.fooled is not None:
             self.fooled |= logits.argmax(dim=1) != y
         return better
+
+    def update_at(self, index: torch.Tensor, delta: torch.Tensor, value: torch.Tensor, logits: torch.Tensor,
+                  y: torch.Tensor) -> None:
+        """``update`` for the examples ``index`` only (the iterate's tensors hold those rows)."""
+        if self.logits is None:
+            self.logits = torch.zeros(self.loss.shape[0], logits.shape[1], dtype=logits.dtype, device=logits.device)
+        better = value > self.loss[index]
+        rows = index[better]
+        self.loss[rows] = value[better]
+        self.delta[rows] = delta[better].detach()
+        self.logits[rows] = logits[better]
+        if self.fooled is not None:
+            self.fooled[index] |= logits.argmax(dim=1) != y
 
     def result(self) -> AttackResult:
         return AttackResult(self.delta, self.loss, self.logits, self.fooled)
@@ -168,7 +183,8 @@ def _check_loss(loss) -> None:
 
 
 def pgd_attack(model, x, y, *, eps, norm="linf", steps=10, step_size=None, restarts=1, random_start=True,
-               loss="ce", generator=None, init=None, iterate="best") -> AttackResult:
+               loss="ce", generator=None, init=None, iterate="best", until_fooled=False,
+               evaluate_last=True) -> AttackResult:
     """Projected gradient ascent on the per-example loss (Madry et al. 2018):
     ``delta <- Proj_S(delta + alpha * dir(grad_delta loss))`` with dir = sign (L-inf) or g/||g||_2 (L2).
 
@@ -179,13 +195,26 @@ def pgd_attack(model, x, y, *, eps, norm="linf", steps=10, step_size=None, resta
 
     ``iterate='last'``: ``delta`` (with its ``loss`` and ``logits``) is instead the last iterate of the restart
     whose last iterate has the highest loss, as in the official training codes (AWP ``AT_AWP/train_cifar10.py``
-    ``attack_pgd``, Liu et al. ``util/attack.py``, TRADES ``trades.py``); ``fooled`` still counts every iterate."""
+    ``attack_pgd``, Liu et al. ``util/attack.py``, TRADES ``trades.py``); ``fooled`` still counts every iterate.
+
+    ``until_fooled``: a point is no longer attacked once some iterate fooled it (nor in later restarts): the
+    ``fooled`` mask is the same, the work shrinks with the share of broken points; ``delta`` and ``loss`` of a
+    broken point come from the iterates up to the one that broke it. For robust accuracy (needs class labels).
+
+    ``evaluate_last=False`` (only with ``iterate='last'`` and one restart): the last iterate is returned without
+    the forward pass that would score it, as torchattacks' PGD does: ``loss`` and ``logits`` are None and
+    ``fooled`` counts the iterates before the last. For callers that use ``delta`` alone (training)."""
     check_threat(eps, norm)
     _check_loss(loss)
     if steps < 0 or restarts < 1:
         raise ValueError(f"need steps >= 0 and restarts >= 1, got steps={steps}, restarts={restarts}")
     if iterate not in ATTACK_ITERATES:
         raise ValueError(f"iterate must be one of {ATTACK_ITERATES}, got {iterate!r}")
+    if not evaluate_last and (iterate != "last" or restarts != 1):
+        raise ValueError("evaluate_last=False needs iterate='last' and restarts=1 (otherwise the last iterate must "
+                         "be scored to choose the result)")
+    if until_fooled and (y.is_floating_point() or iterate != "best"):
+        raise ValueError("until_fooled needs class labels y and iterate='best'")
     x = x.detach()
     best = _Best(x, y)
     last = _Best(x, y) if iterate == "last" else None
@@ -201,10 +230,15 @@ def pgd_attack(model, x, y, *, eps, norm="linf", steps=10, step_size=None, resta
             delta = random_init(x, eps, norm, generator)
         else:
             delta = torch.zeros_like(x)
+        if until_fooled:
+            _pgd_until_fooled(model, x, y, delta, best, loss=loss, steps=steps, alpha=alpha, eps=eps, norm=norm)
+            continue
         for _ in range(steps):
             value, logits, grad = _evaluate(model, x, y, delta, loss, True)
             best.update(delta, value, logits, y)
             delta = project(delta + alpha * _direction(grad, norm), x, eps, norm)
+        if not evaluate_last:
+            return AttackResult(delta.detach(), None, None, best.fooled)
         value, logits, _ = _evaluate(model, x, y, delta, loss, False)
         best.update(delta, value, logits, y)
         if last is not None:
@@ -213,9 +247,26 @@ def pgd_attack(model, x, y, *, eps, norm="linf", steps=10, step_size=None, resta
     return result if last is None else replace(last.result(), fooled=result.fooled)
 
 
+def _pgd_until_fooled(model, x, y, delta, best: _Best, *, loss, steps, alpha, eps, norm) -> None:
+    """One PGD restart from ``delta`` on the points not yet fooled, each dropped once an iterate fools it."""
+    active = (~best.fooled).nonzero()[:, 0]
+    for step in range(steps + 1):
+        if active.numel() == 0:
+            return
+        xa, ya, da = x[active], y[active], delta[active]
+        value, logits, grad = _evaluate(model, xa, ya, da, loss, step < steps)
+        best.update_at(active, da, value, logits, ya)
+        if step < steps:
+            delta[active] = project(da + alpha * _direction(grad, norm), xa, eps, norm)
+            active = active[~best.fooled[active]]
+
+
 def pgd(model, x, y, **kw) -> torch.Tensor:
-    """``pgd_attack(model, x, y, **kw).delta``: the highest-loss (``iterate='last'``: the last) iterate of PGD."""
-    return pgd_attack(model, x, y, **kw).delta
+    """``pgd_attack(model, x, y, **kw).delta``: the highest-loss (``iterate='last'``: the last) iterate of PGD.
+    With ``iterate='last'`` and one restart the last iterate is not scored (``evaluate_last=False``): only its
+    delta is asked for, so the forward pass that would score it is saved."""
+    last_only = kw.get("iterate", "best") == "last" and kw.get("restarts", 1) == 1
+    return pgd_attack(model, x, y, evaluate_last=not last_only, **kw).delta
 
 
 def fgsm_attack(model, x, y, *, eps, norm="linf", random_start=False, step_size=None, generator=None) -> AttackResult:
@@ -331,7 +382,7 @@ def robust_correct(name, model, x, y, *, clean_correct: torch.Tensor | None = No
     and a point is broken as soon as some iterate fools the model).
 
     ``clean_correct``: the mask ``argmax f(x) == y`` when the caller already has the clean logits (saves a
-    forward pass). The clean-correct points are attacked as one batch, which is what attacking them within the
+    forward pass). PGD stops attacking a point once it is broken (``until_fooled``): the count is the same. The clean-correct points are attacked as one batch, which is what attacking them within the
     whole batch would do when the model treats examples independently (BatchNorm in eval mode); ``kw`` go to
     ``attack`` (eps, norm, steps, generator, ...)."""
     if y.is_floating_point() or y.ndim != 1:
@@ -342,6 +393,8 @@ def robust_correct(name, model, x, y, *, clean_correct: torch.Tensor | None = No
     robust = clean_correct.clone()
     idx = clean_correct.nonzero()[:, 0]
     if idx.numel():
+        if name == "pgd":
+            kw.setdefault("until_fooled", True)
         robust[idx] = ~attack(name, model, x[idx], y[idx], **kw).fooled
     return robust
 

@@ -179,7 +179,9 @@ def test_robust_correct_attacks_only_clean_correct_points():
     seen = []
     model.register_forward_pre_hook(lambda _m, inp: seen.append(inp[0].shape[0]))
     got = robust_correct("pgd", model, x, y, eps=0.2, steps=2, generator=torch.Generator().manual_seed(0))
-    assert seen[0] == 16 and set(seen[1:]) == {int(clean.sum())}
+    # the clean pass on all 16, then the clean-correct points, fewer as they break (``until_fooled``)
+    assert seen[0] == 16 and seen[1] == int(clean.sum())
+    assert all(a >= b for a, b in zip(seen[1:], seen[2:]))
     assert torch.all(got <= clean)
     with pytest.raises(ValueError, match="class labels"):
         robust_correct("pgd", model, x, torch.softmax(model(x), 1), eps=0.1)
@@ -264,3 +266,48 @@ def test_apgd_dlr_needs_three_classes_and_errors_are_value_errors():
         run_attack("cw", net, xi, yi, eps=0.1)
     with pytest.raises(ValueError, match="loss must be one of"):
         pgd(net, xi, yi, eps=0.1, loss="hinge")
+
+
+# ---------------------------------------------------------------- the cheaper paths give the same answers
+
+def _small_net(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), eps=st.floats(0.01, 0.5), steps=st.integers(1, 6), restarts=st.integers(1, 3))
+def test_until_fooled_gives_the_same_fooled_mask(seed, eps, steps, restarts):
+    """Dropping broken points changes no point's trajectory before it breaks, so the any-iterate count is equal."""
+    model = _small_net(seed % 7)
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.rand(40, 12, generator=g), torch.randint(0, 3, (40,), generator=g)
+    full = pgd_attack(model, x, y, eps=eps, steps=steps, restarts=restarts, generator=torch.Generator().manual_seed(seed))
+    fast = pgd_attack(model, x, y, eps=eps, steps=steps, restarts=restarts, until_fooled=True,
+                      generator=torch.Generator().manual_seed(seed))
+    assert torch.equal(full.fooled, fast.fooled)
+    never = ~full.fooled   # points never broken were attacked alike: same highest-loss iterate
+    assert torch.allclose(full.loss[never], fast.loss[never]) and torch.allclose(full.delta[never], fast.delta[never])
+    counts = [robust_correct("pgd", model, x, y, eps=eps, steps=steps, restarts=restarts, until_fooled=flag,
+                             generator=torch.Generator().manual_seed(seed)) for flag in (False, True)]
+    assert torch.equal(*counts)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), eps=st.floats(0.01, 0.5), steps=st.integers(0, 6))
+def test_the_unscored_last_iterate_is_the_last_iterate(seed, eps, steps):
+    model = _small_net(seed % 5)
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.rand(30, 12, generator=g), torch.randint(0, 3, (30,), generator=g)
+    scored = pgd_attack(model, x, y, eps=eps, steps=steps, iterate="last", generator=torch.Generator().manual_seed(1))
+    fast = pgd(model, x, y, eps=eps, steps=steps, iterate="last", generator=torch.Generator().manual_seed(1))
+    assert torch.equal(scored.delta, fast)
+
+
+def test_cheaper_paths_refuse_settings_they_cannot_serve():
+    model = _small_net()
+    x, y = torch.rand(4, 12), torch.tensor([0, 1, 2, 0])
+    with pytest.raises(ValueError, match="evaluate_last=False"):
+        pgd_attack(model, x, y, eps=0.1, evaluate_last=False)
+    with pytest.raises(ValueError, match="until_fooled"):
+        pgd_attack(model, x, torch.softmax(model(x), 1).detach(), eps=0.1, until_fooled=True)
