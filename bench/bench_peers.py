@@ -216,8 +216,8 @@ def attack_rows(model, x, y, eps, batch_size, repeats) -> dict:
     def ours_examples(iterate):
         def run():
             g = torch.Generator().manual_seed(0)
-            return [(xb + pgd(model, xb, yb, eps=eps, steps=steps, step_size=alpha, generator=g, iterate=iterate), yb)
-                    for xb, yb in chunks]
+            return [(xb + pgd(model, xb, yb, eps=eps, steps=steps, step_size=alpha, generator=g, iterate=iterate,
+                              evaluate_last=iterate == "best"), yb) for xb, yb in chunks]
         return run
 
     ta_pgd = torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)

@@ -13,8 +13,8 @@ Each attack evaluates the model at a sequence of iterates (its start point inclu
   * ``fooled``: whether ANY evaluated iterate was misclassified, for robust accuracy (AutoAttack's count: a
     point is broken as soon as one iterate fools the model, whatever the loss does afterwards).
 Both come from the forward passes the attack makes anyway: ``steps`` forward-backward passes and one final
-forward pass per restart, nothing more (PGD for the last iterate alone skips the final one; PGD for robust
-accuracy stops on each point once it is broken). ``pgd``, ``apgd`` and ``fgsm`` return ``delta`` alone;
+forward pass per restart, nothing more (PGD asked for its last iterate alone may skip the final one; PGD for
+robust accuracy stops on each point once it is broken). ``pgd``, ``apgd`` and ``fgsm`` return ``delta`` alone;
 ``attack`` returns the whole result and ``robust_correct`` is the robust-accuracy count.
 """
 from __future__ import annotations
@@ -203,7 +203,9 @@ def pgd_attack(model, x, y, *, eps, norm="linf", steps=10, step_size=None, resta
 
     ``evaluate_last=False`` (only with ``iterate='last'`` and one restart): the last iterate is returned without
     the forward pass that would score it, as torchattacks' PGD does: ``loss`` and ``logits`` are None and
-    ``fooled`` counts the iterates before the last. For callers that use ``delta`` alone (training)."""
+    ``fooled`` counts the iterates before the last. For callers that use ``delta`` alone, and only where that
+    forward pass has no side effect they need (a train-mode BatchNorm whose running statistics the attack updates,
+    as in the official AT-AWP loop, does need it)."""
     check_threat(eps, norm)
     _check_loss(loss)
     if steps < 0 or restarts < 1:
@@ -262,11 +264,8 @@ def _pgd_until_fooled(model, x, y, delta, best: _Best, *, loss, steps, alpha, ep
 
 
 def pgd(model, x, y, **kw) -> torch.Tensor:
-    """``pgd_attack(model, x, y, **kw).delta``: the highest-loss (``iterate='last'``: the last) iterate of PGD.
-    With ``iterate='last'`` and one restart the last iterate is not scored (``evaluate_last=False``): only its
-    delta is asked for, so the forward pass that would score it is saved."""
-    last_only = kw.get("iterate", "best") == "last" and kw.get("restarts", 1) == 1
-    return pgd_attack(model, x, y, evaluate_last=not last_only, **kw).delta
+    """``pgd_attack(model, x, y, **kw).delta``: the highest-loss (``iterate='last'``: the last) iterate of PGD."""
+    return pgd_attack(model, x, y, **kw).delta
 
 
 def fgsm_attack(model, x, y, *, eps, norm="linf", random_start=False, step_size=None, generator=None) -> AttackResult:

@@ -129,17 +129,19 @@ def inner_maximization(run: TrainRun, xb, yb, eps_t: float) -> torch.Tensor:
     if cfg.method == "clean" or eps_t == 0:
         return xb
     alpha = cfg.attack_step_size * eps_t / cfg.eps
+    # The last iterate needs no scoring unless that forward pass moves BatchNorm statistics the attack keeps.
+    scored = cfg.attack_iterate == "best" or cfg.attack_bn_stats == "keep"
     with attack_state(run):
         if cfg.method in ("at", "awp"):
             init = uniform_start(xb, alpha, eps_t, cfg.norm, run.gen) if cfg.random_start == "step" else None
             delta = pgd(run.fwd, xb, yb, eps=eps_t, norm=cfg.norm, steps=cfg.attack_steps, step_size=alpha,
-                        generator=run.gen, init=init, iterate=cfg.attack_iterate)
+                        generator=run.gen, init=init, iterate=cfg.attack_iterate, evaluate_last=scored)
         else:
             with torch.no_grad():
                 p_clean = F.softmax(run.fwd(xb).float(), dim=1)
             init = 0.001 * torch.randn(xb.shape, generator=run.gen, device=run.gen.device).to(xb)
             delta = pgd(run.fwd, xb, p_clean, eps=eps_t, norm=cfg.norm, steps=cfg.attack_steps,
-                        step_size=alpha, loss=trades_kl, init=init, iterate=cfg.attack_iterate)
+                        step_size=alpha, loss=trades_kl, init=init, iterate=cfg.attack_iterate, evaluate_last=scored)
     return xb + delta
 
 

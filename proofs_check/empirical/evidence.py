@@ -308,12 +308,12 @@ def trajectory(result, epochs) -> dict[int, dict]:
     return out
 
 
-def zoo_numbers(runs, results) -> dict:
-    """{(method, seed): snapshot_numbers at the zoo epoch} of every zoo member measured there, whatever its guards
-    (for figures: they show every number)."""
-    out = {}
+def zoo_numbers(runs, results, epoch: int | None = None) -> dict:
+    """{(method, seed): snapshot_numbers at ``epoch`` (default: the zoo epoch)} of every zoo member measured there,
+    whatever its guards (for figures: they show every number)."""
+    out, epoch = {}, runs.grid["zoo_epoch"] if epoch is None else epoch
     for name, unit in runs.units.items():
-        numbers = snapshot_numbers(results[unit.key], runs.grid["zoo_epoch"]) if unit.key in results else None
+        numbers = snapshot_numbers(results[unit.key], epoch) if unit.key in results else None
         if numbers is not None:
             out[name] = numbers
     return out
@@ -340,10 +340,10 @@ def require_above_chance(guards: Guards, name, unit: Unit, numbers: dict, *, n: 
                           checks=checks)
 
 
-def zoo_models(runs, results, guards: Guards, *, checks=()) -> dict:
-    """{(method, seed): snapshot_numbers at the zoo epoch} of the zoo members that completed and trained
-    (``require_above_chance`` on the training-subset evaluation; the AT runs read at their zoo-epoch snapshot)."""
-    epoch, out = runs.grid["zoo_epoch"], {}
+def zoo_models(runs, results, guards: Guards, *, checks=(), epoch: int | None = None) -> dict:
+    """{(method, seed): snapshot_numbers at ``epoch`` (default: the zoo epoch)} of the zoo members that completed
+    and trained (``require_above_chance`` on the training-subset evaluation; longer runs read at their snapshot)."""
+    epoch, out = runs.grid["zoo_epoch"] if epoch is None else epoch, {}
     n, classes = runs.grid["eval_train"]["n"], runs.grid["classes"]
     for name, unit in runs.units.items():
         r = guards.available(name, unit, results)

@@ -332,7 +332,9 @@ ZOO = {
                        "lr": 2e-3, "weight_decay": 0.0, "batch_size": 50, "attack_steps": 5},
             "at_epochs": 60, "snapshots": (5, 10, 20, 30, 40, 60), "zoo_epoch": 40,
             "members": {"at": 5, "awp": 5, "trades": 1, "trades-awp": 1, "at-wd": 1},
-            "awp": {"awp_gamma": 0.01, "awp_warmup": 5}, "trades-awp": {"awp_gamma": 5e-3, "awp_warmup": 10},
+            # AWP from epoch 15: this MLP leaves the ln 10 plateau within 5-11 AT epochs (Liu et al.'s escape from
+            # initialization); AWP switched on before that kept one of five pilot runs at chance for good
+            "awp": {"awp_gamma": 0.01, "awp_warmup": 15}, "trades-awp": {"awp_gamma": 5e-3, "awp_warmup": 10},
             "at-wd": 5e-3,
             "eval_train": {"n": 500, "steps": 10}, "eval_test": {"n": 1000, "steps": 10},
             "avg": {"xi": 0.5, "samples": 5, "n": 500, "steps": 5},
@@ -371,9 +373,15 @@ ZOO = {
 RESCALED_MEMBER = "trades"   # the zoo member (its first seed) that also carries the rescaling measure
 
 
-def _zoo_config(p: dict, method: str, seed: int) -> dict:
+def _paired_methods(scale: str) -> tuple[tuple[str, str], ...]:
+    """The (method, method + AWP) pairs compared by seed: TRADES against TRADES-AWP from gpu scale on (one seed
+    each below gives no interval)."""
+    return (("at", "awp"),) + ((("trades", "trades-awp"),) if scale in ("gpu", "paper") else ())
+
+
+def _zoo_config(p: dict, method: str, seed: int, long: bool) -> dict:
     cfg = {**p["config"], "eps": CIFAR_EPS, "seed": seed, "augment": p["config"].get("subset") is None,
-           "epoch_metrics": ["none"], "epochs": p["at_epochs"] if method == "at" else p["zoo_epoch"]}
+           "epoch_metrics": ["none"], "epochs": p["at_epochs"] if long else p["zoo_epoch"]}
     if method == "at-wd":
         cfg.update(method="at", weight_decay=p["at-wd"])
     else:
@@ -391,33 +399,39 @@ def _zoo_measures(p: dict) -> list[dict]:
 @functools.lru_cache(maxsize=None)
 def overfitting_zoo(ctx: Context) -> Runs:
     """Units ``(method, seed)`` for method in ZOO_METHODS (those of the scale): AT runs ``at_epochs`` long with
-    the measures at every snapshot epoch; the others run ``zoo_epoch`` epochs (= an AT snapshot: the learning rate
-    and ε are constant at smoke/cpu/gpu scale) measured at the end. Measures: robust loss/accuracy on the training
+    the measures at every snapshot epoch; the other members of the AWP pairs run as long, measured at ``zoo_epoch``
+    and at the end (the pairs are compared at the last epoch, as Wu et al. compare last-epoch robustness); the
+    rest run ``zoo_epoch`` epochs (= an AT snapshot: the learning rate and ε are constant at smoke/cpu/gpu scale)
+    measured at the end. Measures: robust loss/accuracy on the training
     subset and on test images (gap = test − train robust loss), Stutz et al.'s average- and worst-case flatness
     (relative balls), Wu et al.'s filter-normalized random-direction curve. No augmentation on subsets (robust
     overfitting shows within minutes). Grid: snapshots, zoo_epoch, seeds per method, the guard bounds and the
     (method, method + AWP) pairs compared by seed (TRADES against TRADES-AWP from gpu scale on: one seed each below
     gives no interval)."""
     p = ZOO[ctx.scale]
+    pairs = _paired_methods(ctx.scale)
+    paired = {m for pair in pairs for m in pair}
     units = {}
     for method in ZOO_METHODS:
         for s in seeds(ctx, p["members"].get(method, 0)):
             measures = _zoo_measures(p)
             if method == RESCALED_MEMBER and s == ctx.seed:
                 measures.append({"name": "rescale", **p["rescale"]})
-            snapshots = p["snapshots"] if method == "at" else ()
-            units[(method, s)] = runs.training_unit(config=_zoo_config(p, method, s), snapshots=snapshots,
-                                                    measures=measures)
+            snapshots = p["snapshots"] if method == "at" else (p["zoo_epoch"],) if method in paired else ()
+            units[(method, s)] = runs.training_unit(config=_zoo_config(p, method, s, method in paired),
+                                                    snapshots=snapshots, measures=measures)
     c = p["config"]
     setting = (f"{c['model']} (w = {c['width']}) on {c['subset'] or 50000} CIFAR-10 training images, "
                f"{c['optimizer']} lr {c['lr']:g}, L∞ 8/255 PGD-{c['attack_steps']}; AT {p['at_epochs']} epochs "
-               f"(snapshots {', '.join(map(str, p['snapshots']))}), the other methods {p['zoo_epoch']} epochs; "
+               f"(snapshots {', '.join(map(str, p['snapshots']))}), its AWP partner as long, the other methods "
+               f"{p['zoo_epoch']} epochs; "
                + ", ".join(f"{m} × {k}" for m, k in p["members"].items()))
     grid = {k: p[k] for k in ("snapshots", "zoo_epoch", "min_gap_range", "min_rise", "min_at_gap", "avg", "worst",
                               "curve", "eval_train", "eval_test")}
     grid["classes"] = 10
     grid["seeds"] = {m: seeds(ctx, p["members"].get(m, 0)) for m in ZOO_METHODS}
-    grid["pairs"] = (("at", "awp"),) + ((("trades", "trades-awp"),) if ctx.scale in ("gpu", "paper") else ())
+    grid["pairs"] = pairs
+    grid["pair_epoch"] = p["at_epochs"]
     return Runs(units, grid, setting)
 
 

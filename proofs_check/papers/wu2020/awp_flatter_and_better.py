@@ -3,8 +3,8 @@ landscape, a smaller robust generalization gap and a better last-epoch robust ac
 TRADES-AWP (Wu et al. 2020, abstract and Table 1; official training logs).
 
 Runs: the zoo of ``protocols.overfitting_zoo``, pairs by seed (same training subset and initialization, only AWP
-differs): AT (its snapshot at the zoo epoch) against AT-AWP at the zoo epoch, and from gpu scale on TRADES against
-TRADES-AWP. Numbers: Wu et al.'s curve rise g(α) − g(0) (filter-normalized, re-attacked), the gap (test − train
+differs): AT against AT-AWP, both trained as long and compared at the last epoch (the paper's last-epoch
+robustness, after robust overfitting has set in), and from gpu scale on TRADES against TRADES-AWP. Numbers: Wu et al.'s curve rise g(α) − g(0) (filter-normalized, re-attacked), the gap (test − train
 robust loss; AWP's training loss measured at w, not at w + v) and the robust test accuracy. Statistics, fixed here,
 per pair family, each a t-interval of the mean per-seed difference clear of 0 (in the paper's direction: confirmed;
 in the other: refuted): curve rise (plain − AWP), gap (plain − AWP), robust accuracy (AWP − plain).
@@ -67,7 +67,7 @@ def pair_checks(plain: str, awp: str, models: dict, seeds) -> list:
 def decide(ctx: Context, results) -> Outcome:
     runs, guards = paired_runs(ctx), Guards()
     pairs = runs.grid["pairs"]
-    models = zoo_models(runs, results, guards)
+    models = zoo_models(runs, results, guards, epoch=runs.grid["pair_epoch"])
     for (plain, _) in pairs:
         for s in runs.grid["seeds"][plain]:
             if (plain, s) in models:
@@ -82,7 +82,7 @@ def decide(ctx: Context, results) -> Outcome:
     return Outcome(
         summary=summary("AWP against the same training without it", checks),
         checks=checks,
-        scale_note=(f"{ctx.scale} scale: {runs.setting}; compared at epoch {runs.grid['zoo_epoch']}. AWP slows "
+        scale_note=(f"{ctx.scale} scale: {runs.setting}; compared at the last epoch, {runs.grid['pair_epoch']}. AWP slows "
                     "robust overfitting rather than removing it at this scale; the pairs share data and "
                     "initialization, so the seed-level differences isolate AWP."),
         details={"models": {f"{NAMES[n[0]]} seed {n[1]}": m for n, m in sorted(models.items(), key=str)},
@@ -94,7 +94,7 @@ def plot(ctx: Context, results) -> dict:
     from matplotlib.figure import Figure
 
     runs = paired_runs(ctx)
-    models = zoo_numbers(runs, results)
+    models = zoo_numbers(runs, results, runs.grid["pair_epoch"])
     fig = Figure(figsize=(13, 4.2))
     panels = (("wu", "curve rise g(α) − g(0)"), ("gap", "robust generalization gap"),
               ("test_robust_acc", "robust test accuracy"))
@@ -109,7 +109,8 @@ def plot(ctx: Context, results) -> dict:
         ax.set_ylabel(ylabel)
         ax.set_title(ylabel, fontsize=9)
         legend(ax, fontsize=7)
-    fig.suptitle(f"Wu et al.: without and with AWP at epoch {runs.grid['zoo_epoch']} (one line per seed)", fontsize=10)
+    fig.suptitle(f"Wu et al.: without and with AWP at the last epoch, {runs.grid['pair_epoch']} (one line per seed)",
+                 fontsize=10)
     return {"wu2020_awp_flatter_and_better": fig}
 
 
