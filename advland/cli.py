@@ -2,7 +2,8 @@
 
 The options of train, eval, measure and verify are generated from dataclasses (``advland.options``):
 ``TrainConfig`` (``advland.empirical.train.config``), ``EvalOptions``, the ``MeasureOptions`` of each kind and
-``VerifyOptions``; ``synopsis()`` writes the README's command summary from this parser.
+``VerifyOptions`` with the executor's ``ClusterOptions`` (``advland.claims.jobs.executors``); ``synopsis()``
+writes the README's command summary from this parser.
 
 Exit status: 0 ok; 1 a claim ended in error (or was refuted, with --fail-on-refuted), a training run diverged,
 a measurement holds NaN/inf, data check found a file missing or corrupt, or advland failed (a bug: the
@@ -17,6 +18,7 @@ user cache folder (``user_cache``), not in ``./.hypothesis``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -28,17 +30,18 @@ import traceback
 from pathlib import Path
 
 from .claims.model import SCALES, Context, Verdict
+from .claims.jobs.executors import ClusterOptions, cluster_options, worker_device
+from .claims.jobs.store import STATUSES
 from .claims.registry import ClaimError, all_claims, select
 from .data_commands import DataOptions, data_handler
 from .empirical.train.config import TrainConfig
 from .errors import UsageError
 from .measure_commands import KINDS, handle as measure_handler
-from .options import (add_options, data_dir_option, device_option, from_args, option, overwrite_option,
-                      resolve_device, seed_option)
+from .options import (add_options, data_dir_option, device_option, from_args, given, option, overwrite_option,
+                      seed_option)
 from .train_commands import EvalOptions, TrainOutOptions, eval_handler, train_handler
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
-GPU_SCALES = ("gpu", "paper")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -71,15 +74,24 @@ class VerifyOptions(ClaimsOptions):
                                      "(default $ADVLAND_STORE, then ~/.cache/advland/store.sqlite)", metavar="FILE")
     jobs: int = option(min(2, os.cpu_count() or 1), "units computed at once, each in its own process with "
                                                     "cores/jobs threads", minimum=1, metavar="N")
+    units_dir: str | None = option(None, "the units' folders (checkpoints; with slurm and ray shared with the "
+                                         "workers; default: units/ beside the store)", metavar="DIR")
+
+
+@dataclasses.dataclass(kw_only=True)
+class PlanOptions:
+    plan: bool = option(False, "print the units the selection needs, which of them the store holds and the "
+                               "estimated cost of each at the scale; compute nothing")
 
 
 @dataclasses.dataclass(kw_only=True)
 class RunsOptions:
     store: str | None = option(None, "results store (default $ADVLAND_STORE, then ~/.cache/advland/store.sqlite)",
                                metavar="FILE")
-    status: str | None = option(None, "only units with this status", choices=("running", "done", "failed"))
+    units_dir: str | None = option(None, "the units' folders (default: units/ beside the store)", metavar="DIR")
+    status: str | None = option(None, "only units with this status", choices=STATUSES)
     prune: str | None = option(None, "forget the units with this status (all: every unit) and their folders",
-                               choices=("running", "done", "failed", "all"))
+                               choices=(*STATUSES, "all"))
     json: bool = option(False, "machine-readable output")
 
 
@@ -101,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="check claims and write the consistency report")
     add_options(p, VerifyOptions)
+    add_options(p, ClusterOptions)
+    p.add_argument("--cluster-config", metavar="FILE", help="TOML file of the executor's settings (keys: the option "
+                   "names with underscores, e.g. slurm_partition = \"gpu\"); the options override it")
+    add_options(p, PlanOptions)
     p.set_defaults(func=cmd_verify)   # a log in the report folder would make it one advland did not write
 
     p = sub.add_parser("report", help="rebuild the report from the results store, computing nothing")
@@ -164,13 +180,10 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
-def verify_device(device: str, scale: str) -> str:
-    """The device of a verify run; the gpu and paper scales need CUDA (never a silent CPU run)."""
-    resolved = resolve_device(device)
-    if scale in GPU_SCALES and resolved != "cuda":
-        raise UsageError(f"--scale {scale} runs on a CUDA GPU and there is none here (--device {device}); "
-                         "use --scale cpu")
-    return resolved
+def verify_device(device: str, scale: str, cluster: ClusterOptions | None = None) -> str:
+    """The device units compute on: this machine's, or the workers' with --executor slurm or ray
+    (``executors.worker_device``); the gpu and paper scales need CUDA there (never a silent CPU run)."""
+    return worker_device(cluster or ClusterOptions(), device, scale)
 
 
 def user_cache() -> Path:
@@ -194,10 +207,12 @@ def cmd_report(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from .claims.jobs.store import Store
+    """The units of the store by status: queued (handed to an executor), running, done, failed; a queued or running
+    unit whose driver is gone says so (the next verify takes it over, or follows its cluster job)."""
+    from .claims.jobs.store import HELD, Store
 
     opts = from_args(args, RunsOptions)
-    with Store(opts.store) as store:
+    with Store(opts.store, artifacts_root=opts.units_dir) as store:
         if opts.prune:
             rows = store.rows(None if opts.prune == "all" else opts.prune)
             for r in rows:
@@ -208,11 +223,96 @@ def cmd_runs(args) -> int:
     if opts.json:
         print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
         return EXIT_OK
-    print(f"{len(rows)} unit(s) in {store.path}")
+    counts = ", ".join(f"{sum(r.status == s for r in rows)} {s}" for s in STATUSES)
+    print(f"{len(rows)} unit(s) in {store.path}: {counts}")
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.finished or r.started or 0))
+        gone = " (driver gone)" if r.status in HELD and not r.alive() else ""
+        job = f"  job {r.job}" if r.job and r.status in HELD else ""
         error = f"  {r.error.strip().splitlines()[-1][:100]}" if r.error else ""
-        print(f"{r.key}  {r.status:<8} {r.kind:<36} attempts {r.attempts}  {when}{error}")
+        print(f"{r.key}  {r.status + gone:<22} {r.kind:<36} attempts {r.attempts}  {when}{job}{error}")
+    return EXIT_OK
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifySetup:
+    """A verify run before anything is computed: its options, the claims chosen, their context and the environment
+    the report records. ``advland verify``, ``advland report`` and the pytest plugin (``advland.pytest_plugin``)
+    set up (``setup_verify``) and run (``run_verify``) through these two functions, so the same options give the
+    same report."""
+
+    opts: VerifyOptions
+    claims: list
+    ctx: Context
+    env: dict
+    cluster: ClusterOptions = dataclasses.field(default_factory=ClusterOptions)
+
+
+def setup_verify(opts: VerifyOptions, cluster: ClusterOptions | None = None) -> VerifySetup:
+    """Check the options (device, data folder, selection, and the report folder unless ``opts.out`` is None) and
+    fix the context and the environment; UsageError naming what is wrong. ``cluster``: the executor's options
+    (default: the local executor)."""
+    from advland.environment import environment
+    from advland.outputs import check_report_folder
+
+    cluster = cluster or ClusterOptions()
+    device = verify_device(opts.device, opts.scale, cluster)
+    if opts.data_dir is not None and not Path(opts.data_dir).is_dir():
+        raise UsageError(f"--data-dir {opts.data_dir}: no such folder")
+    chosen = select(all_claims(opts.claims), opts.only)
+    if opts.out is not None:
+        check_report_folder(opts.out, "--out", overwrite=opts.overwrite)
+    keep_hypothesis_out_of_the_current_folder()
+    data_dir = opts.data_dir or os.environ.get("ADVLAND_DATA")
+    ctx = Context(seed=opts.seed, scale=opts.scale, data_dir=data_dir, device=device)
+    env = environment(opts.seed, scale=opts.scale, data_dir=data_dir, run_device=device)
+    return VerifySetup(opts, chosen, ctx, env, cluster)
+
+
+def run_verify(setup: VerifySetup, on_result, compute: bool = True) -> None:
+    """Compute the claims of ``setup`` with the results store and the executor of its options, ``on_result``
+    hearing of each claim as it is decided; the store, the executor and the code fingerprints go into
+    ``setup.env``. Jobs an interrupted run leaves on a cluster (slurm) are named on stderr."""
+    from advland.console import plural, say
+    from .claims.jobs.executors import build_executor
+    from .claims.jobs.store import Store
+    from .claims.runner import run_claims
+
+    opts, ctx, env = setup.opts, setup.ctx, setup.env
+    with Store(opts.store, artifacts_root=opts.units_dir) as store:
+        executor = build_executor(setup.cluster, store, scale=opts.scale, jobs=opts.jobs, data_dir=ctx.data_dir,
+                                  device=ctx.device, claim_files=opts.claims, compute=compute)
+        env["store"] = {"path": "<user cache>" if opts.store is None else Path(opts.store).name, "jobs": opts.jobs,
+                        "executor": setup.cluster.executor if compute else "none (report)"}
+        try:
+            run_claims(setup.claims, ctx, on_result=on_result, executor=executor)
+        finally:
+            env["store"]["code_fingerprints"] = executor.fingerprints()
+            if executor.left_running:
+                say(f"advland verify: {plural(len(executor.left_running), 'job')} left running on the cluster "
+                    f"({', '.join(executor.left_running[:5])}{', ...' if len(executor.left_running) > 5 else ''}); "
+                    "the same command collects them when run again", file=sys.stderr)
+
+
+def print_plan(opts: VerifyOptions, cluster: ClusterOptions) -> int:
+    """``verify --plan``: the units of the selection, their state in the store and their estimated cost; computes
+    and writes nothing (a store that does not exist yet is not created)."""
+    from .claims.jobs.driver import Driver
+    from .claims.jobs.plan import format_plan, plan_selection
+    from .claims.jobs.store import Store, default_store_path
+
+    try:
+        device = verify_device(opts.device, opts.scale, cluster)
+    except UsageError:   # the scale needs CUDA and there is none here: estimate for the GPU it will run on
+        device = "cuda"
+    chosen = select(all_claims(opts.claims), opts.only)
+    data_dir = opts.data_dir or os.environ.get("ADVLAND_DATA")
+    ctx = Context(seed=opts.seed, scale=opts.scale, data_dir=data_dir, device=device)
+    path = Path(opts.store) if opts.store else default_store_path()
+    store = Store(path, artifacts_root=opts.units_dir) if path.is_file() else None
+    with store if store is not None else contextlib.nullcontext():
+        planned, errors = plan_selection(chosen, ctx, store, Driver(store), device)
+    print(format_plan(planned, errors, scale=opts.scale, device=device, store_path=store and store.path))
     return EXIT_OK
 
 
@@ -222,25 +322,16 @@ def cmd_verify(args, compute: bool = True) -> int:
     from tqdm import tqdm
 
     from advland.console import plural, say, verify_totals
-    from advland.environment import environment
-    from advland.outputs import check_report_folder
-    from .claims.jobs.local import LocalExecutor
-    from .claims.jobs.store import Store
     from .claims.report import write_report
-    from .claims.runner import run_claims
 
     opts = from_args(args, VerifyOptions)
-    device = verify_device(opts.device, opts.scale)
-    if opts.data_dir is not None and not Path(opts.data_dir).is_dir():
-        raise UsageError(f"--data-dir {opts.data_dir}: no such folder")
-    chosen = select(all_claims(opts.claims), opts.only)
-    check_report_folder(opts.out, "--out", overwrite=opts.overwrite)
-    keep_hypothesis_out_of_the_current_folder()
-    data_dir = opts.data_dir or os.environ.get("ADVLAND_DATA")
-    ctx = Context(seed=opts.seed, scale=opts.scale, data_dir=data_dir, device=device)
-    env = environment(opts.seed, scale=opts.scale, data_dir=data_dir, run_device=device)
-    say(f"advland verify: {plural(len(chosen), 'claim')} at scale {opts.scale} on {device}, seed {opts.seed}; "
-        f"report to {opts.out}", indent="    ")
+    cluster = cluster_options(given(args, ClusterOptions), getattr(args, "cluster_config", None))
+    if getattr(args, "plan", False):
+        return print_plan(opts, cluster)
+    setup = setup_verify(opts, cluster)
+    chosen, env = setup.claims, setup.env
+    say(f"advland verify: {plural(len(chosen), 'claim')} at scale {opts.scale} on {setup.ctx.device}, "
+        f"seed {opts.seed}; report to {opts.out}", indent="    ")
     bar = tqdm(total=len(chosen), unit="claim", disable=None if opts.progress else True, file=sys.stderr)
     results = []
 
@@ -250,18 +341,8 @@ def cmd_verify(args, compute: bool = True) -> int:
         say(r.outcome.summary, first=f"{r.verdict.value:>12}  {r.claim.id} ({r.seconds:.1f} s): ", indent=" " * 14)
 
     interrupted = False
-    store = Store(opts.store)
-    threads = max(1, (os.cpu_count() or 1) // opts.jobs)
     try:
-        with store:
-            executor = LocalExecutor(store, jobs=opts.jobs, data_dir=data_dir, device=device,
-                                     claim_files=tuple(opts.claims), threads=threads, compute=compute)
-            env["store"] = {"path": "<user cache>" if opts.store is None else Path(opts.store).name,
-                            "jobs": opts.jobs}
-            try:
-                run_claims(chosen, ctx, on_result=progress, executor=executor)
-            finally:
-                env["store"]["code_fingerprints"] = executor.fingerprints()
+        run_verify(setup, progress, compute=compute)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -310,7 +310,9 @@ class Claim:
     ``source``: what the statement rests on, the paper's text or our reading of it ("" when not stated).
     ``corrects``: the id of the claim whose statement, as the paper writes it, this claim's statement corrects
     ("" when none); the report reads a refuted claim with a confirmed correction as "refuted as written —
-    corrected form confirmed"."""
+    corrected form confirmed". ``expect``: the verdict its authors expect, as (scale, verdict) pairs for the scales
+    where it was seen (``registry.claim`` builds them from ``expect=``); the pytest plugin gates on it and the
+    report shows it beside the verdict."""
 
     id: str
     where: str
@@ -322,10 +324,15 @@ class Claim:
     plot: Plot | None = None
     source: str = ""
     corrects: str = ""
+    expect: tuple[tuple[str, Verdict], ...] = ()
 
     @property
     def paper(self) -> str:
         return self.id.split(".", 1)[0]
+
+    def expected(self, scale: str) -> Verdict | None:
+        """The verdict expected at ``scale``; None where the claim declares no expectation for it."""
+        return dict(self.expect).get(scale)
 
     def describe(self) -> dict:
         return {"id": self.id, "paper": self.paper, "where": self.where, "statement": self.statement,

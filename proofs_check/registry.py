@@ -14,17 +14,19 @@ in ``papers/<paper>/<claim>.py``.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import importlib
 import importlib.util
 import re
 import sys
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from types import ModuleType
 
 from advland.errors import UsageError
 
-from .model import Claim
+from .model import SCALES, Claim, Verdict
 
 BUILTIN_MODULES = (   # relative to this package, in report order
     ".papers.liu2020.version_space", ".papers.liu2020.version_space_strict", ".papers.liu2020.version_space_threshold",
@@ -48,11 +50,12 @@ class ClaimError(UsageError):
 
 
 def claim(id: str, *, where: str, statement: str, formula: str, tags=("theory",), source: str = "",
-          corrects: str = ""):
+          corrects: str = "", expect=None):
     """Declare a claim: ``claim(...)(check)`` (or ``@claim(...)`` on ``check(ctx) -> Outcome``), or
     ``claim(...)(plan=..., decide=..., plot=...)`` for a claim in stages. ``source``: what the statement rests on,
     e.g. "abstract (verified text)" or "our reading: ..." (shown in the report). ``corrects``: the id of the claim
-    whose statement, as written, this one corrects (``all_claims`` checks that it exists).
+    whose statement, as written, this one corrects (``all_claims`` checks that it exists). ``expect``: the verdict
+    the authors expect (``expectation``), e.g. "refuted" for a statement the suite shows false as written.
 
     An id is 'paperkey.name' in lower case: the paper key of lower-case letters, digits and '_', starting with a
     letter; after the dot, lower-case letters, digits, '.', '_' and '-' (ids select claims, glob patterns included,
@@ -63,19 +66,43 @@ def claim(id: str, *, where: str, statement: str, formula: str, tags=("theory",)
         raise ClaimError(f"claim {id!r}: corrects={corrects!r} must be the id of another claim")
     paper = id.split(".", 1)[0]
     tags = tuple(dict.fromkeys((*tags, paper)))
+    expect = expectation(id, expect)
 
     def declare(check=None, *, plan=None, decide=None, plot=None) -> Claim:
         if check is not None:
             if plan is not None or decide is not None or plot is not None:
                 raise ClaimError(f"claim {id!r}: give either a check function or plan/decide/plot, not both")
             return Claim(id, where, statement, formula, tags, plan=_no_units, decide=partial(_by_check, check),
-                         source=source, corrects=corrects)
+                         source=source, corrects=corrects, expect=expect)
         if plan is None or decide is None:
             raise ClaimError(f"claim {id!r}: a claim in stages needs plan and decide (plot is optional)")
         return Claim(id, where, statement, formula, tags, plan=plan, decide=decide, plot=plot, source=source,
-                     corrects=corrects)
+                     corrects=corrects, expect=expect)
 
     return declare
+
+
+EXPECTABLE = tuple(v.value for v in Verdict if v is not Verdict.ERROR)
+
+
+def expectation(id: str, expect) -> tuple[tuple[str, Verdict], ...]:
+    """``expect=`` of a claim as (scale, verdict) pairs in scale order: None, no expectation; a verdict name, that
+    verdict at every scale; a mapping {scale: verdict name}, those verdicts at the scales it names only (at the
+    others the claim has no expectation). An error is never expected: it is a fault of the check, not a finding."""
+    if expect is None:
+        return ()
+    by_scale = expect if isinstance(expect, Mapping) else dict.fromkeys(SCALES, expect)
+    if not by_scale:
+        raise ClaimError(f"claim {id!r}: expect={{}} names no scale; give a verdict name or {{scale: verdict}}")
+    unknown = [s for s in by_scale if s not in SCALES]
+    if unknown:
+        raise ClaimError(f"claim {id!r}: expect names the scale {unknown[0]!r}; the scales are {', '.join(SCALES)}")
+    for scale, verdict in by_scale.items():
+        if verdict not in EXPECTABLE:
+            where = f"expect[{scale!r}]" if isinstance(expect, Mapping) else "expect"
+            raise ClaimError(f"claim {id!r}: {where} = {verdict!r} is not an expected verdict; give one of "
+                             f"{', '.join(EXPECTABLE)}")
+    return tuple((s, Verdict(by_scale[s])) for s in SCALES if s in by_scale)
 
 
 def _id_error(id) -> str:
@@ -105,7 +132,9 @@ def load_claims_file(path: str | Path) -> list[Claim]:
     path = Path(path)
     if not path.is_file():
         raise ClaimError(f"claims file {path} does not exist or is not a file")
-    name = f"advland_user_claims_{abs(hash(str(path.resolve())))}"
+    # a name fixed by the file's path (not Python's per-process string hash): the fingerprint of the unit kinds
+    # the file declares includes the module name, and must be the same in every process
+    name = f"advland_user_claims_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ClaimError(f"claims file {path} cannot be imported (is it a .py file?)")

@@ -100,13 +100,16 @@ def caption(text: str, keys, checks: list[dict], claim_label: str) -> str:
 def document(results: list[Result], environment: dict) -> dict:
     """The claims.json document (see report_schema.json), without machine paths (``without_machine_paths``).
     Each claim lists its units (kind, version, key, params): the computations whose stored numbers its evidence
-    was decided from; each plot has a caption (``captions``, by path)."""
+    was decided from; each plot has a caption (``captions``, by path); ``expect`` is the verdict the claim's authors
+    expect at the run's scale (``Claim.expected``), null where they state none."""
     claims = []
     for r in results:
         o = r.outcome
+        expected = r.claim.expected(environment["scale"])
         claims.append({
             **r.claim.describe(),
             "verdict": o.verdict.value,
+            "expect": expected.value if expected else None,
             "evidence": {
                 "summary": o.summary,
                 "checks": [c.as_dict() for c in o.checks],
@@ -338,7 +341,7 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _quantity_line(q: dict) -> str:
+def quantity_line(q: dict) -> str:
     s = f"{q['name']} = {_fmt(q['value'])}"
     if "relation" in q:
         tol = f" ± {_fmt(q['tolerance'])}" if q.get("tolerance") else ""
@@ -383,6 +386,7 @@ def _commit(env: dict) -> tuple[str, str]:
 
 
 def _expectation(claim: dict) -> str:
+    """The expected verdict beside the verdict: "expected refuted: as expected" (or ": DIFFERS"); "" when none."""
     expect = claim.get("expect")
     if not expect:
         return ""
@@ -487,7 +491,7 @@ def _claim_markdown(c: dict, claims: list[dict], env: dict) -> list[str]:
     for chk in ev["checks"]:
         note = f" — {_md(chk['note'])}".replace("  \n", "  \n  ") if chk.get("note") else ""
         lines.append(f"- **{_md(chk['name'])}** (`{chk['key']}`): {chk['verdict']}{note}")
-        lines += [f"  - {_md(_quantity_line(q))}".replace("  \n", "  \n    ") for q in chk["evidence"]]
+        lines += [f"  - {_md(quantity_line(q))}".replace("  \n", "  \n    ") for q in chk["evidence"]]
         if "counterexample" in chk:
             lines.append(f"  - counterexample: `{json.dumps(chk['counterexample'], ensure_ascii=False)[:1500]}`")
     for i, fig in enumerate(figures[1:], start=2):
@@ -601,7 +605,7 @@ def _claim_html(c: dict, claims: list[dict], env: dict, images: dict[str, bytes]
     figures = [(p, ev.get("captions", {}).get(p, "")) for p in ev["plots"]]
     checks = []
     for chk in ev["checks"]:
-        qs = "".join(f'<li{" class=fail" if q.get("holds") is False else ""}><span class="pre">{_h(_quantity_line(q))}'
+        qs = "".join(f'<li{" class=fail" if q.get("holds") is False else ""}><span class="pre">{_h(quantity_line(q))}'
                      f"</span></li>" for q in chk["evidence"])
         ce = (f"<details><summary>counterexample</summary><pre>"
               f"{e(json.dumps(chk['counterexample'], indent=1, ensure_ascii=False))}</pre></details>"

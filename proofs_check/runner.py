@@ -74,20 +74,25 @@ def evaluate(claim: Claim, ctx: Context, execute: Execute = execute) -> Outcome:
 
 
 SKIPPING_ERRORS = ("DataError", "NotComputed")   # missing or corrupt data; a report rebuilt before a unit ran
+LOST_ERRORS = ("WorkerLost",)                    # the worker died (killed, preempted) on every attempt
+EXPERIMENT_KIND_PREFIX = "empirical."             # training runs: their failure is a failed experiment
 
 
 def unit_failure_outcome(failed) -> Outcome:
     """Units that raised: missing or corrupt data (or a unit not yet computed, when a report is rebuilt from the
-    store) skips the claim, the message naming what is missing and the fix; anything else is the claim's error
-    verdict, naming each unit and keeping its traceback."""
+    store) skips the claim, the message naming what is missing and the fix; a failed experiment (a training unit
+    that raised, a worker lost after its retries) leaves the claim without evidence: inconclusive, naming each
+    unit and keeping its traceback; any other unit raising is a defect of the check: error, likewise named."""
     if all(o.error_type in SKIPPING_ERRORS for o in failed):
         reason = failed[0].error.strip().splitlines()[-1]
         return Outcome(summary=f"skipped: {reason}",
                        checks=[Check("data available", Verdict.SKIPPED, note=reason, key="data")],
                        details={"units": [o.unit.key for o in failed]})
     names = "; ".join(f"{o.unit.kind} {o.unit.key}: {o.error.strip().splitlines()[-1]}" for o in failed)
-    return Outcome(summary=f"a unit of work raised: {names}",
-                   checks=[Check("units computed", Verdict.ERROR, note=names, key="units")],
+    experiment = all(o.unit.kind.startswith(EXPERIMENT_KIND_PREFIX) or o.error_type in LOST_ERRORS for o in failed)
+    verdict = Verdict.INCONCLUSIVE if experiment else Verdict.ERROR
+    return Outcome(summary=f"{'no evidence: ' if experiment else ''}a unit of work failed: {names}",
+                   checks=[Check("units computed", verdict, note=names, key="units")],
                    details={"traceback": "\n".join(o.error for o in failed),
                             "failed_units": {o.unit.key: o.error for o in failed}})
 
@@ -99,7 +104,7 @@ class InProcess:
     execute: Execute = execute
 
     def run(self, units: list[Unit], on_outcome: Callable | None = None) -> dict:
-        from .jobs.local import UnitOutcome
+        from .jobs.driver import UnitOutcome
 
         outcomes = {}
         for u in {u.key: u for u in units}.values():

@@ -495,3 +495,21 @@ def test_the_isolation_restores_hypothesis():
     with isolated_from_local_constants() as isolated:
         assert isolated and len(providers._get_local_constants().floats) == 0
     assert providers._get_local_constants is original
+
+
+@pytest.mark.parametrize("kind, error_type, verdict", [
+    ("empirical.train", "RuntimeError", Verdict.INCONCLUSIVE),   # a training run that raised: a failed experiment
+    ("t.closed-form", "WorkerLost", Verdict.INCONCLUSIVE),       # the worker died on every attempt
+    ("t.closed-form", "ValueError", Verdict.ERROR),              # a computation of the check raised: a defect
+    ("t.closed-form", "DataError", Verdict.SKIPPED),             # missing data: the fix is named
+])
+def test_a_failed_unit_is_named_and_judged_by_what_failed(kind, error_type, verdict):
+    from advland.claims.jobs.driver import UnitOutcome
+    from advland.claims.runner import unit_failure_outcome
+
+    unit = Unit(kind, {"x": 1})
+    out = unit_failure_outcome([UnitOutcome(unit, error=f"Traceback ...\n{error_type}: it went wrong",
+                                            error_type=error_type)])
+    assert out.verdict is verdict and "it went wrong" in out.summary
+    if verdict is not Verdict.SKIPPED:
+        assert unit.key in out.summary and error_type in out.details["traceback"]

@@ -69,7 +69,8 @@ def test_a_second_run_reuses_every_finished_unit(claims_file, tmp_path):
         second = run_claims(claims, Context(scale="smoke"), executor=LocalExecutor(store))
     assert _calls(claims_file) == [-1.0, -1.0, 1.0, 2.0, 3.0, 99.0, 99.0]   # only the failed units again
     assert [r.verdict for r in first] == [r.verdict for r in second]
-    assert [r.verdict for r in first] == [Verdict.CONFIRMED, Verdict.CONFIRMED, Verdict.ERROR, Verdict.SKIPPED]
+    # the raising unit is of an experiment kind ("empirical."): its claim has no evidence, inconclusive
+    assert [r.verdict for r in first] == [Verdict.CONFIRMED, Verdict.CONFIRMED, Verdict.INCONCLUSIVE, Verdict.SKIPPED]
 
 
 def test_other_code_is_recomputed_in_a_clean_work_folder(claims_file, tmp_path):
@@ -91,7 +92,8 @@ def test_failures_name_the_unit_and_missing_data_skips(claims_file, tmp_path):
     with Store(tmp_path / "store.sqlite") as store:
         rb, rn = run_claims([broken, nodata], Context(), executor=LocalExecutor(store))
         assert [r.status for r in store.rows()] == ["failed", "failed"]
-    assert rb.verdict is Verdict.ERROR and "negative x" in rb.outcome.summary and rb.units[0].key in rb.outcome.summary
+    assert rb.verdict is Verdict.INCONCLUSIVE and "negative x" in rb.outcome.summary
+    assert rb.units[0].key in rb.outcome.summary
     assert "ValueError: negative x" in rb.outcome.details["traceback"]
     assert rn.verdict is Verdict.SKIPPED and "advland data fetch mnist" in rn.outcome.summary
 
@@ -113,7 +115,7 @@ def test_a_unit_left_running_by_a_killed_process_is_taken_over(claims_file, tmp_
     executor_units = claims[0].plan(Context())
     with Store(tmp_path / "store.sqlite") as store:
         ex = LocalExecutor(store, fingerprint="f")
-        stale = ex._versioned(executor_units[0])
+        stale = ex.stored(executor_units[0])
         store.try_start(stale, now=0.0)                 # "running" since 1970: its process is gone
         store.db.execute("UPDATE units SET pid = -1")
         (r,) = run_claims(claims, Context(), executor=ex)
@@ -124,7 +126,7 @@ def test_the_unit_sees_its_work_folder_only_while_it_runs(claims_file, tmp_path)
     claims = load_claims_file(claims_file)[:1]
     with Store(tmp_path / "store.sqlite") as store:
         (r,) = run_claims(claims, Context(), executor=LocalExecutor(store))
-        assert all(store.results(LocalExecutor(store)._versioned(u))["workdir"] for u in r.units)
+        assert all(store.results(LocalExecutor(store).stored(u))["workdir"] for u in r.units)
     assert current().workdir is None
 
 

@@ -6,6 +6,7 @@ import multiprocessing as mp
 import os
 import sqlite3
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
 
@@ -64,9 +65,68 @@ def test_a_live_unit_elsewhere_is_not_started_and_a_stale_one_is(tmp_path):
     u = FakeUnit("k")
     with Store(tmp_path / "s.sqlite") as s:
         s.try_start(u)
-        s.db.execute("UPDATE units SET pid = ? WHERE key = ?", (os.getpid() + 1, u.key))
+        s.db.execute("UPDATE units SET pid = ? WHERE key = ?", (os.getppid(), u.key))   # a live process, not us
         assert not s.try_start(u)
         assert s.try_start(u, now=s.row(u.key).heartbeat + 10_000)
+
+
+def _dead_pid() -> int:
+    ctx = mp.get_context("spawn")
+    p = ctx.Process(target=os.getpid)
+    p.start()
+    p.join()
+    return p.pid
+
+
+@pytest.mark.slow
+def test_a_driver_gone_from_this_host_holds_nothing_whatever_its_heartbeat(tmp_path):
+    u = FakeUnit("k")
+    with Store(tmp_path / "s.sqlite") as s:
+        s.try_start(u, status="queued")
+        s.db.execute("UPDATE units SET pid = ? WHERE key = ?", (_dead_pid(), u.key))
+        assert not s.row(u.key).alive() and s.try_start(u)
+        s.db.execute("UPDATE units SET pid = ?, host = 'another-host' WHERE key = ?", (_dead_pid(), u.key))
+        assert s.row(u.key).alive() and not s.try_start(u)      # elsewhere only the heartbeat tells
+
+
+def test_a_job_left_by_a_stopped_driver_is_adopted_not_started_again(tmp_path):
+    u = FakeUnit("k")
+    with Store(tmp_path / "s.sqlite") as s:
+        assert s.try_start(u, status="queued")
+        s.launched(u, "slurm:42_1", "running")
+        s.db.execute("UPDATE units SET heartbeat = 0 WHERE key = ?", (u.key,))      # its driver went away
+        assert not s.try_adopt(u, "slurm:42_2")                                   # not that job
+        assert not s.try_adopt(SimpleNamespace(key=u.key, version="2"), "slurm:42_1")   # other code
+        assert s.try_adopt(u, "slurm:42_1")
+        r = s.row(u.key)
+        assert (r.status, r.job, r.attempts, r.pid) == ("running", "slurm:42_1", 1, os.getpid()) and r.alive()
+        s.retry(u)
+        r = s.row(u.key)
+        assert (r.status, r.job, r.attempts) == ("queued", None, 2)
+        s.finish(u, {"x": 1}, seconds=3.5)
+        assert s.row(u.key).seconds == 3.5 and [x.key for x in s.rows("done")] == [u.key]
+        s.heartbeat(u)
+        assert s.row(u.key).status == "done"
+
+
+def test_a_store_written_before_jobs_were_kept_gains_the_columns(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("""CREATE TABLE units (key TEXT PRIMARY KEY, kind TEXT NOT NULL, spec TEXT NOT NULL,
+        version TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, host TEXT, pid INTEGER,
+        started REAL, heartbeat REAL, finished REAL, results TEXT, results_sha256 TEXT, environment TEXT,
+        error TEXT);
+        INSERT INTO units VALUES ('a', 'k', '{}', '1', 'done', 1, 'h', 1, 1.0, 1.0, 2.0,
+            '{"x": 1}', '%s', '{}', NULL);""" % hashlib.sha256(b'{"x": 1}').hexdigest())
+    db.close()
+    with Store(path) as s:
+        r = s.row("a")
+        assert (r.status, r.job, r.seconds) == ("done", None, None)
+        assert s.results(SimpleNamespace(key="a", version="1")) == {"x": 1}
+        u = FakeUnit("new")
+        s.try_start(u, status="queued")
+        s.launched(u, "ray:abc", "queued")
+        assert s.row(u.key).job == "ray:abc"
 
 
 def test_failures_are_recorded_and_pruned(tmp_path):

@@ -421,4 +421,5 @@ CLAIM = claim(
     tags=("theory", "linear"),
     source="slides, 'Theoretical Analysis: Linear Model': Definition (8) and the Theorem after it (verified text); "
            "the formulas for ε̄ are our derivation, checked against each other",
+    expect="confirmed",
 )(plan=plan, decide=decide, plot=plot)

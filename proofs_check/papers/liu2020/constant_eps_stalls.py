@@ -153,4 +153,5 @@ CLAIM = claim(
            "run escape is our reading of the learning-rate table (88.65 % vs 7–10 % robust error)",
     formula="constant ε = 0.4: majority share → 1, a ReLU layer dead; cos/linear warm-up: neither",
     tags=("empirical", "liu2020"),
+    expect={"cpu": "confirmed"},   # seed 0 (reports/verify-cpu); other scales: not yet seen
 )(plan=plan, decide=decide, plot=plot)

@@ -303,4 +303,5 @@ CLAIM = claim(
     formula="ε > 0, ∀γ >= 2: P(||∇L_ε(θ_t)|| > γεL_θx) < 4/(γ² − 2γ + 4)", tags=("theory", "convergence"),
     source="slides, Theorem (Convergence) eq. 12, in the setting of the bullet after it, 'In adversarial training, "
            "i.e., ε > 0' (verified text)",
+    expect="confirmed",
 )(plan=plan, decide=decide, plot=plot)

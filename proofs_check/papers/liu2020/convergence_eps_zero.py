@@ -35,4 +35,5 @@ CLAIM = claim(
     formula="ε >= 0, ∀γ >= 2: P(||∇L_ε(θ_t)|| > γεL_θx) < 4/(γ² − 2γ + 4)", tags=("theory", "convergence"),
     source="our reading: the formula of eq. 12 states no range for ε; the slides' next bullet places the theorem "
            "in adversarial training, ε > 0",
+    expect="refuted",
 )(plan=plan, decide=decide)

@@ -36,4 +36,5 @@ CLAIM = claim(
     formula="E[G² − 2G] <= 0 ⇒ P(G > γ) <= 1/(γ − 1)² <= 4/(γ² − 2γ + 4) for γ >= 2",
     tags=("theory", "convergence"),
     source="our reading: a reconstruction of the proof, which the slides do not show",
+    expect="confirmed",
 )(plan=plan, decide=decide)

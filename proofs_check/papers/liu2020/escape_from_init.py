@@ -124,4 +124,5 @@ CLAIM = claim(
            "first-updates figure",
     formula="escape step(ε) increasing in ε ∈ {0, 0.1, 0.2, 0.3, 0.4}",
     tags=("empirical", "liu2020"),
+    expect={"cpu": "confirmed"},   # seed 0 (reports/verify-cpu); other scales: not yet seen
 )(plan=plan, decide=decide, plot=plot)

@@ -66,4 +66,5 @@ CLAIM = claim(
     tags=("theory", "convergence"),
     source="our reading of the slides' bullet 'The gradients are non-vanishing' (verified text) as holding for every "
            "ε > 0",
+    expect="refuted",
 )(plan=plan, decide=decide)

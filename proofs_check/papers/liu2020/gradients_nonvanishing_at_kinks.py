@@ -107,4 +107,5 @@ CLAIM = claim(
     tags=("theory", "convergence"),
     source="our reading: a corrected version of the slides' bullet 'The gradients are non-vanishing'",
     corrects="liu2020.gradients-nonvanishing-every-eps",
+    expect="confirmed",
 )(plan=plan, decide=decide, plot=plot)

@@ -80,4 +80,5 @@ CLAIM = claim(
            "is our reading of the gradient-analysis figure",
     formula="‖∇_θ L_ε(θ_T)‖ increasing in ε",
     tags=("empirical", "liu2020"),
+    expect={"cpu": "confirmed"},   # seed 0 (reports/verify-cpu); other scales: not yet seen
 )(plan=plan, decide=decide, plot=plot)

@@ -144,4 +144,5 @@ CLAIM = claim(
            "of the tables",
     formula="cos(δ(θ + a v_top), δ(θ − a v_top)) < cos(δ(θ + a v_rand), δ(θ − a v_rand)) at the same a",
     tags=("empirical", "liu2020"),
+    expect={"cpu": "inconclusive"},   # seed 0 (reports/verify-cpu); other scales: not yet seen
 )(plan=plan, decide=decide, plot=plot)

@@ -292,4 +292,5 @@ CLAIM = claim(
     tags=("theory", "smoothness"),
     source="slides, Assumption (Lipschitzian Smoothness) eq. 9/10 and Theorem (Smoothness of g_ε) eq. 11 (verified "
            "text); the constants are certified for adversarial logistic regression",
+    expect="confirmed",
 )(plan=plan, decide=decide, plot=plot)

@@ -242,4 +242,5 @@ CLAIM = claim(
     tags=("theory", "linear"),
     source="slides, 'Theoretical Analysis: Linear Model': Definition (Version Space), its two bullets and the "
            "Proposition (verified text)",
+    expect="refuted",
 )(plan=plan, decide=decide)

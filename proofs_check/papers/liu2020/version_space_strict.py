@@ -42,4 +42,5 @@ CLAIM = claim(
     tags=("theory", "linear"),
     source="our reading: bullet 2 with '< 0' for i ≠ y where the slides' definition has '≤ 0' for every i",
     corrects="liu2020.version-space",
+    expect="confirmed",
 )(plan=plan, decide=decide)

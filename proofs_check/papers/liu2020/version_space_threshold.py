@@ -295,4 +295,5 @@ CLAIM = claim(
     tags=("theory", "linear"),
     source="our reading: the slides say only that the good directions 'will shrink with increase of ε'; the "
            "threshold ε* and the trivial set C are our derivation",
+    expect="confirmed",
 )(plan=plan, decide=decide, plot=plot)

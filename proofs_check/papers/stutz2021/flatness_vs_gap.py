@@ -99,4 +99,5 @@ CLAIM = claim(
            "methods is our reading of the paper's cross-method figures",
     formula="ρ_Spearman(flatness, test − train robust loss) > 0 across training methods",
     tags=("empirical", "stutz2021"),
+    expect={"cpu": "confirmed"},   # seed 0 (reports/verify-cpu); other scales: not yet seen
 )(plan=plan, decide=decide, plot=plot)

@@ -123,4 +123,5 @@ CLAIM = claim(
            "same training without AWP follow the paper's Table 1 and logs (our reading)",
     formula="rise(AT) > rise(AT-AWP), gap(AT) > gap(AT-AWP), acc(AT-AWP) > acc(AT) (and TRADES vs TRADES-AWP)",
     tags=("empirical", "wu2020"),
+    expect={"cpu": "confirmed"},   # seed 0 (reports/verify-cpu); other scales: not yet seen
 )(plan=plan, decide=decide, plot=plot)

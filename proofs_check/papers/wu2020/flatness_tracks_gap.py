@@ -104,4 +104,5 @@ CLAIM = claim(
     source="abstract of v1 (verified text); 'along training' follows the paper's Fig. 1 (our reading)",
     formula="ρ_Spearman(g(α) − g(0), test − train robust loss) > 0 across variants and along training",
     tags=("empirical", "wu2020"),
+    expect={"cpu": "confirmed"},   # seed 0 (reports/verify-cpu); other scales: not yet seen
 )(plan=plan, decide=decide, plot=plot)

@@ -55,4 +55,5 @@ CLAIM = claim(
             "P∇²L_ε2P ⪰ P∇²L_ε1P for ε1 <= ε2 <= margin radius",
     tags=("theory",),
     source="our reading: our derivation of the mechanism behind the abstract's statement (theorem text not available)",
+    expect={"smoke": "confirmed", "cpu": "confirmed"},   # gpu and paper compute more examples: not yet seen there
 )(plan=plan, decide=decide)
