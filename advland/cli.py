@@ -75,7 +75,7 @@ class VerifyOptions(ClaimsOptions):
     jobs: int = option(min(2, os.cpu_count() or 1), "units computed at once, each in its own process with "
                                                     "cores/jobs threads", minimum=1, metavar="N")
     units_dir: str | None = option(None, "the units' folders (checkpoints; with slurm and ray shared with the "
-                                         "workers; default: units/ beside the store)", metavar="DIR")
+                                         "workers; default: STORE-units/ beside the store)", metavar="DIR")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -88,7 +88,7 @@ class PlanOptions:
 class RunsOptions:
     store: str | None = option(None, "results store (default $ADVLAND_STORE, then ~/.cache/advland/store.sqlite)",
                                metavar="FILE")
-    units_dir: str | None = option(None, "the units' folders (default: units/ beside the store)", metavar="DIR")
+    units_dir: str | None = option(None, "the units' folders (default: STORE-units/ beside the store)", metavar="DIR")
     status: str | None = option(None, "only units with this status", choices=STATUSES)
     prune: str | None = option(None, "forget the units with this status (all: every unit) and their folders",
                                choices=(*STATUSES, "all"))

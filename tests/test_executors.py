@@ -389,7 +389,7 @@ def _wait_for(path: Path, timeout=180.0) -> None:
 
 def _unit_dir(tmp_path, claims) -> Path:
     (unit,) = [c for c in claims if c.id == "x.waits"][0].plan(Context())
-    return tmp_path / "units" / unit.key
+    return tmp_path / "s-units" / unit.key   # the units' folder of the store s.sqlite
 
 
 @pytest.mark.slow

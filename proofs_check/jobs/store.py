@@ -121,7 +121,9 @@ class Store:
 
     def __init__(self, path=None, *, artifacts_root=None):
         self.path = Path(path) if path is not None else default_store_path()
-        self.artifacts_root = Path(artifacts_root) if artifacts_root is not None else self.path.parent / "units"
+        # the units' folders belong to this store (two stores in one folder never share checkpoints)
+        self.artifacts_root = (Path(artifacts_root) if artifacts_root is not None
+                               else self.path.with_name(f"{self.path.stem}-units"))
         self._db: sqlite3.Connection | None = None
 
     def __enter__(self) -> "Store":
