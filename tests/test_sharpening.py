@@ -287,3 +287,16 @@ def test_decreasing_kappa_is_refuted():
 def test_decreasing_trained_sharpness_is_refuted(smoke):
     for label, curve in smoke.details["curves"].items():
         assert_refuted(Y.trained_check(label, curve, direction=-1, key="trained"))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), h=st.floats(1e-4, 1e-2))
+def test_richardson_cancels_the_second_order_error_of_central_differences(seed, h):
+    """For fn = sin (elementwise), the central difference errs by about h²/6·|cos|; Richardson's (4J(h/2) − J(h))/3
+    by O(h⁴): it is at least as close to the true Jacobian, and within h⁴ of it."""
+    w = np.random.default_rng(seed).uniform(-3, 3, size=4)
+    exact = np.diag(np.cos(w))
+    central = S.central_difference_jacobian(np.sin, w, step=h)
+    rich = S.richardson_jacobian(np.sin, w, step=h)
+    assert np.abs(rich - exact).max() <= np.abs(central - exact).max() + 1e-12
+    assert np.abs(rich - exact).max() <= h ** 4 + 1e-10

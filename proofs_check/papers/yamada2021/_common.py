@@ -21,13 +21,14 @@ from hypothesis import strategies as st
 from advland.seeding import numpy_rng
 from advland.theory.bad_directions import eps_bar_binary
 from advland.theory.linear import adversarial_grad
-from advland.theory.sharpening import (adversarial_hessian, central_difference_jacobian, compress,
+from advland.theory.sharpening import (adversarial_hessian, richardson_jacobian, compress,
                                        curvature_coefficient, fit_adversarial_logistic, fixed_example_hessian,
                                        is_linearly_separable, margin_radius, top_eigenvalues, two_gaussians)
 
 from ...model import Check, Context, hypothesis_seed, unit_kind
 from ...search import SearchResult, search_counterexample
 
+FD_STEP = 1e-4          # the larger step of the Richardson-extrapolated finite differences
 WEIGHT_DECAY = 1e-3     # λ in L_ε(w) + (λ/2)||w||²: keeps w*(ε) finite on separable data
 GRID_FRACTIONS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.65)   # ε / ||mean y x||₂ (the minimizer is 0 beyond 1)
 MNIST_DIGITS = (3, 8)
@@ -99,16 +100,16 @@ def kappa_title(params) -> str:
 
 # ------------------------------------------------------------------ units: searches and the construction
 
-@unit_kind("yamada2021.hessian-formula", version="2")
+@unit_kind("yamada2021.hessian-formula", version="3")
 def hessian_search(*, seed: int, p, hessian: str, max_examples: int, tolerance: float = 1e-6) -> dict:
-    """A closed-form Hessian (``HESSIANS[hessian]``) against central differences of the Danskin gradient
-    (theory.linear.adversarial_grad), at random problems (``hessian_problem``). Slack = tolerance − relative
-    Frobenius error."""
+    """A closed-form Hessian (``HESSIANS[hessian]``) against Richardson-extrapolated central differences of the
+    Danskin gradient (theory.linear.adversarial_grad; steps FD_STEP and FD_STEP/2, error O(h⁴)), at random problems
+    (``hessian_problem``). Slack = tolerance − relative Frobenius error."""
     formula, p_value = HESSIANS[hessian], float(p)
 
     def slack(example):
         X, y, w, eps = hessian_problem(example)
-        fd = central_difference_jacobian(lambda v: adversarial_grad(v, X, y, eps, p_value), w, step=1e-5)
+        fd = richardson_jacobian(lambda v: adversarial_grad(v, X, y, eps, p_value), w, step=FD_STEP)
         return tolerance - _relative_error(formula(w, X, y, eps, p_value), (fd + fd.T) / 2)
 
     strategy = st.tuples(st.integers(0, 2**16), st.integers(1, 10), st.integers(2, 6), st.integers(0, 20))
@@ -293,7 +294,8 @@ def all_units(ctx: Context) -> dict:
 def hessian_check(result, params) -> Check:
     return SearchResult.from_dict(result).to_check(
         hessian_title(params), key=f"hessian-{'linf' if params['p'] == 'inf' else 'l2'}",
-        note=f"relative Frobenius error tolerance {params['tolerance']:g}; finite-difference step 1e-5")
+        note=f"relative Frobenius error tolerance {params['tolerance']:g}; Richardson-extrapolated central "
+             f"differences, steps {FD_STEP:g} and {FD_STEP / 2:g}")
 
 
 def monotone_check(result, params) -> Check:
