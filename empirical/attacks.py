@@ -13,8 +13,8 @@ Each attack evaluates the model at a sequence of iterates (its start point inclu
   * ``fooled``: whether ANY evaluated iterate was misclassified, for robust accuracy (AutoAttack's count: a
     point is broken as soon as one iterate fools the model, whatever the loss does afterwards).
 Both come from the forward passes the attack makes anyway: ``steps`` forward-backward passes and one final
-forward pass per restart, nothing more (PGD asked for its last iterate alone may skip the final one; PGD for
-robust accuracy stops on each point once it is broken). ``pgd``, ``apgd`` and ``fgsm`` return ``delta`` alone;
+forward pass per restart, nothing more (PGD asked for its last iterate alone may skip the final one; an attack
+for robust accuracy stops on each point once it is broken). ``pgd``, ``apgd`` and ``fgsm`` return ``delta`` alone;
 ``attack`` returns the whole result and ``robust_correct`` is the robust-accuracy count.
 """
 from __future__ import annotations
@@ -127,7 +127,8 @@ class AttackResult:
 
 class _Best:
     """Per-example running maximum of the loss with the delta (and logits) that attained it, and the any-iterate
-    fooled mask."""
+    fooled mask. ``rows`` (a tensor of example indices, None for all) names the examples an iterate holds, in
+    order, when the attack has dropped the broken ones (``until_fooled``)."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor):
         self.loss = torch.full((x.shape[0],), float("-inf"), device=x.device)
@@ -135,31 +136,36 @@ class _Best:
         self.logits = None
         self.fooled = None if y.is_floating_point() else torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
 
-    def update(self, delta: torch.Tensor, value: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Record one evaluated iterate; returns the mask of examples whose best loss it improved."""
-        better = value > self.loss
-        self.loss = torch.where(better, value, self.loss)
-        self.delta = torch.where(_bcast(better, delta), delta.detach(), self.delta)
-        self.logits = logits if self.logits is None else torch.where(better[:, None], logits, self.logits)
+    def update(self, delta: torch.Tensor, value: torch.Tensor, logits: torch.Tensor, y: torch.Tensor,
+               rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Record one evaluated iterate of the examples ``rows``; returns the mask (over those rows) of the examples
+        whose best loss it improved."""
+        if self.logits is None:
+            self.logits = logits.new_zeros(self.loss.shape[0], logits.shape[1])
+        at = slice(None) if rows is None else rows
+        better = value > self.loss[at]
+        self.loss[at] = torch.where(better, value, self.loss[at])
+        self.delta[at] = torch.where(_bcast(better, delta), delta.detach(), self.delta[at])
+        self.logits[at] = torch.where(better[:, None], logits, self.logits[at])
         if self.fooled is not None:
-            self.fooled |= logits.argmax(dim=1) != y
+            self.fooled[at] |= logits.argmax(dim=1) != y
         return better
 
-    def update_at(self, index: torch.Tensor, delta: torch.Tensor, value: torch.Tensor, logits: torch.Tensor,
-                  y: torch.Tensor) -> None:
-        """``update`` for the examples ``index`` only (the iterate's tensors hold those rows)."""
-        if self.logits is None:
-            self.logits = torch.zeros(self.loss.shape[0], logits.shape[1], dtype=logits.dtype, device=logits.device)
-        better = value > self.loss[index]
-        rows = index[better]
-        self.loss[rows] = value[better]
-        self.delta[rows] = delta[better].detach()
-        self.logits[rows] = logits[better]
-        if self.fooled is not None:
-            self.fooled[index] |= logits.argmax(dim=1) != y
+    def at(self, rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Copies of the best loss and delta of the examples ``rows``."""
+        at = slice(None) if rows is None else rows
+        return self.loss[at].clone(), self.delta[at].clone()
 
     def result(self) -> AttackResult:
         return AttackResult(self.delta, self.loss, self.logits, self.fooled)
+
+
+def _unbroken(fooled: torch.Tensor, rows: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``rows`` less the examples ``fooled`` now, and the same rows of each tensor (each holds ``rows`` in order)."""
+    keep = ~fooled[rows]
+    if bool(keep.all()):
+        return (rows, *tensors)
+    return (rows[keep], *(t[keep] for t in tensors))
 
 
 def _evaluate(model, x, y, delta, loss, with_grad: bool):
@@ -232,35 +238,23 @@ def pgd_attack(model, x, y, *, eps, norm="linf", steps=10, step_size=None, resta
             delta = random_init(x, eps, norm, generator)
         else:
             delta = torch.zeros_like(x)
-        if until_fooled:
-            _pgd_until_fooled(model, x, y, delta, best, loss=loss, steps=steps, alpha=alpha, eps=eps, norm=norm)
-            continue
-        for _ in range(steps):
-            value, logits, grad = _evaluate(model, x, y, delta, loss, True)
-            best.update(delta, value, logits, y)
-            delta = project(delta + alpha * _direction(grad, norm), x, eps, norm)
-        if not evaluate_last:
-            return AttackResult(delta.detach(), None, None, best.fooled)
-        value, logits, _ = _evaluate(model, x, y, delta, loss, False)
-        best.update(delta, value, logits, y)
+        rows = torch.arange(x.shape[0], device=x.device) if until_fooled else None
+        xa, ya = x, y
+        for step in range(steps + 1):
+            if rows is not None:
+                rows, xa, ya, delta = _unbroken(best.fooled, rows, xa, ya, delta)
+                if rows.numel() == 0:
+                    break
+            if step == steps and not evaluate_last:
+                return AttackResult(delta.detach(), None, None, best.fooled)
+            value, logits, grad = _evaluate(model, xa, ya, delta, loss, step < steps)
+            best.update(delta, value, logits, ya, rows)
+            if step < steps:
+                delta = project(delta + alpha * _direction(grad, norm), xa, eps, norm)
         if last is not None:
             last.update(delta, value, logits, y)
     result = best.result()
     return result if last is None else replace(last.result(), fooled=result.fooled)
-
-
-def _pgd_until_fooled(model, x, y, delta, best: _Best, *, loss, steps, alpha, eps, norm) -> None:
-    """One PGD restart from ``delta`` on the points not yet fooled, each dropped once an iterate fools it."""
-    active = (~best.fooled).nonzero()[:, 0]
-    for step in range(steps + 1):
-        if active.numel() == 0:
-            return
-        xa, ya, da = x[active], y[active], delta[active]
-        value, logits, grad = _evaluate(model, xa, ya, da, loss, step < steps)
-        best.update_at(active, da, value, logits, ya)
-        if step < steps:
-            delta[active] = project(da + alpha * _direction(grad, norm), xa, eps, norm)
-            active = active[~best.fooled[active]]
 
 
 def pgd(model, x, y, **kw) -> torch.Tensor:
@@ -268,13 +262,15 @@ def pgd(model, x, y, **kw) -> torch.Tensor:
     return pgd_attack(model, x, y, **kw).delta
 
 
-def fgsm_attack(model, x, y, *, eps, norm="linf", random_start=False, step_size=None, generator=None) -> AttackResult:
+def fgsm_attack(model, x, y, *, eps, norm="linf", random_start=False, step_size=None, generator=None,
+                until_fooled=False) -> AttackResult:
     """Fast gradient (sign) method (Goodfellow et al. 2015): one step of size eps from x; with
-    ``random_start`` (Wong et al. 2020, "FGSM-RS") one step of size 1.25*eps from a uniform random start."""
+    ``random_start`` (Wong et al. 2020, "FGSM-RS") one step of size 1.25*eps from a uniform random start.
+    ``until_fooled`` as in ``pgd_attack``."""
     if step_size is None:
         step_size = 1.25 * eps if random_start else eps
     return pgd_attack(model, x, y, eps=eps, norm=norm, steps=1, step_size=step_size, restarts=1,
-                      random_start=random_start, generator=generator)
+                      random_start=random_start, generator=generator, until_fooled=until_fooled)
 
 
 def fgsm(model, x, y, **kw) -> torch.Tensor:
@@ -299,7 +295,8 @@ def apgd_checkpoints(steps: int) -> list[int]:
     return sorted({-(-qj * steps // 100) for qj in q[1:]})
 
 
-def apgd_attack(model, x, y, *, eps, norm="linf", steps=100, loss="ce", rho=0.75, generator=None) -> AttackResult:
+def apgd_attack(model, x, y, *, eps, norm="linf", steps=100, loss="ce", rho=0.75, generator=None,
+                until_fooled=False) -> AttackResult:
     """Auto-PGD (Croce & Hein 2020, Alg. 1), own implementation.
 
     Step size eta = 2*eps initially; momentum 0.75:
@@ -307,47 +304,59 @@ def apgd_attack(model, x, y, *, eps, norm="linf", steps=100, loss="ce", rho=0.75
     At each checkpoint w_j the step of an example is halved, and it restarts from its best point, if
     (1) fewer than rho*(w_j - w_{j-1}) of the steps since w_{j-1} increased its loss, or (2) its step was not
     halved at w_{j-1} and its best loss did not improve since w_{j-1}. Evaluates the random start and the
-    ``steps`` iterates (the last one without the gradient nobody uses); see ``AttackResult``."""
+    ``steps`` iterates (the last one without the gradient nobody uses); see ``AttackResult``. Every example's
+    state (step size, momentum, counters) is its own, so ``until_fooled`` (see ``pgd_attack``) drops broken
+    examples without changing any other's trajectory."""
     check_threat(eps, norm)
     _check_loss(loss)
     if steps < 1 or not 0 < rho <= 1:
         raise ValueError(f"need steps >= 1 and 0 < rho <= 1, got steps={steps}, rho={rho}")
+    if until_fooled and y.is_floating_point():
+        raise ValueError("until_fooled needs class labels y")
     if eps == 0:
         return pgd_attack(model, x, y, eps=0, norm=norm, steps=0, loss=loss)
     x = x.detach()
     best = _Best(x, y)
     n = x.shape[0]
     checkpoints = set(apgd_checkpoints(steps))
-    eta = torch.full((n,), 2.0 * eps, device=x.device, dtype=x.dtype)
+    rows = torch.arange(n, device=x.device) if until_fooled else None
+    xa, ya = x, y
     delta = random_init(x, eps, norm, generator)
     value, logits, grad = _evaluate(model, x, y, delta, loss, True)
     best.update(delta, value, logits, y)
+    eta = torch.full((n,), 2.0 * eps, device=x.device, dtype=x.dtype)
     best_grad = grad.clone()
     prev = delta
     increases = torch.zeros(n, device=x.device)
     last_w, last_best, last_reduced = 0, best.loss.clone(), torch.zeros(n, dtype=torch.bool, device=x.device)
     for k in range(steps):
-        e = _bcast(eta, x)
-        z = project(delta + e * _direction(grad, norm), x, eps, norm)
+        if rows is not None:
+            (rows, xa, ya, delta, prev, grad, value, eta, best_grad, increases, last_best,
+             last_reduced) = _unbroken(best.fooled, rows, xa, ya, delta, prev, grad, value, eta, best_grad, increases,
+                                       last_best, last_reduced)
+            if rows.numel() == 0:
+                break
+        z = project(delta + _bcast(eta, xa) * _direction(grad, norm), xa, eps, norm)
         if k > 0:
-            z = project(delta + 0.75 * (z - delta) + 0.25 * (delta - prev), x, eps, norm)
+            z = project(delta + 0.75 * (z - delta) + 0.25 * (delta - prev), xa, eps, norm)
         prev, delta = delta, z
-        new_value, logits, grad = _evaluate(model, x, y, delta, loss, k + 1 < steps)
+        new_value, logits, grad = _evaluate(model, xa, ya, delta, loss, k + 1 < steps)
         increases += (new_value > value).float()
         value = new_value
-        better = best.update(delta, value, logits, y)
+        better = best.update(delta, value, logits, ya, rows)
         if grad is None:
             break
         best_grad = torch.where(_bcast(better, grad), grad, best_grad)
         if k + 1 in checkpoints:
-            reduce = (increases < rho * (k + 1 - last_w)) | (~last_reduced & (best.loss <= last_best))
+            best_loss, best_delta = best.at(rows)
+            reduce = (increases < rho * (k + 1 - last_w)) | (~last_reduced & (best_loss <= last_best))
             eta = torch.where(reduce, eta / 2, eta)
-            rb = _bcast(reduce, x)
-            delta = torch.where(rb, best.delta, delta)
-            prev = torch.where(rb, best.delta, prev)
+            rb = _bcast(reduce, xa)
+            delta = torch.where(rb, best_delta, delta)
+            prev = torch.where(rb, best_delta, prev)
             grad = torch.where(rb, best_grad, grad)
-            value = torch.where(reduce, best.loss, value)
-            last_w, last_best, last_reduced = k + 1, best.loss.clone(), reduce
+            value = torch.where(reduce, best_loss, value)
+            last_w, last_best, last_reduced = k + 1, best_loss, reduce
             increases.zero_()
     return best.result()
 
@@ -381,9 +390,10 @@ def robust_correct(name, model, x, y, *, clean_correct: torch.Tensor | None = No
     and a point is broken as soon as some iterate fools the model).
 
     ``clean_correct``: the mask ``argmax f(x) == y`` when the caller already has the clean logits (saves a
-    forward pass). PGD stops attacking a point once it is broken (``until_fooled``): the count is the same. The clean-correct points are attacked as one batch, which is what attacking them within the
-    whole batch would do when the model treats examples independently (BatchNorm in eval mode); ``kw`` go to
-    ``attack`` (eps, norm, steps, generator, ...)."""
+    forward pass). The attack stops on a point once it is broken (``until_fooled``, unless ``kw`` says
+    otherwise): the count is the same. The clean-correct points are attacked as one batch, which is what attacking
+    them within the whole batch would do when the model treats examples independently (BatchNorm in eval mode);
+    ``kw`` go to ``attack`` (eps, norm, steps, generator, ...)."""
     if y.is_floating_point() or y.ndim != 1:
         raise ValueError("robust_correct needs a 1-D tensor of class labels y")
     if clean_correct is None:
@@ -392,8 +402,7 @@ def robust_correct(name, model, x, y, *, clean_correct: torch.Tensor | None = No
     robust = clean_correct.clone()
     idx = clean_correct.nonzero()[:, 0]
     if idx.numel():
-        if name == "pgd":
-            kw.setdefault("until_fooled", True)
+        kw.setdefault("until_fooled", True)
         robust[idx] = ~attack(name, model, x[idx], y[idx], **kw).fooled
     return robust
 

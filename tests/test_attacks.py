@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch import nn
 
-from advland.empirical.attacks import (ATTACK_NAMES, apgd, apgd_checkpoints, attack, fgsm, fgsm_attack,
+from advland.empirical.attacks import (ATTACK_NAMES, apgd, apgd_attack, apgd_checkpoints, attack, fgsm, fgsm_attack,
                                        per_example_loss, pgd, pgd_attack, robust_correct, run_attack)
 from advland.empirical.core.state import snapshot, state_equal
 from advland.empirical.evaluate import evaluate
@@ -276,20 +276,25 @@ def _small_net(seed=0):
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), eps=st.floats(0.01, 0.5), steps=st.integers(1, 6), restarts=st.integers(1, 3))
-def test_until_fooled_gives_the_same_fooled_mask(seed, eps, steps, restarts):
-    """Dropping broken points changes no point's trajectory before it breaks, so the any-iterate count is equal."""
+@given(name=st.sampled_from(["pgd", "apgd-ce", "apgd-dlr", "fgsm-rs"]), seed=st.integers(0, 10_000),
+       eps=st.floats(0.01, 0.5), steps=st.integers(1, 12), restarts=st.integers(1, 3))
+def test_until_fooled_gives_the_same_fooled_mask(name, seed, eps, steps, restarts):
+    """Dropping broken points changes no point's trajectory before it breaks (each point's step size, momentum and
+    counters are its own), so the any-iterate count is equal, and points never broken end alike."""
     model = _small_net(seed % 7)
     g = torch.Generator().manual_seed(seed)
     x, y = torch.rand(40, 12, generator=g), torch.randint(0, 3, (40,), generator=g)
-    full = pgd_attack(model, x, y, eps=eps, steps=steps, restarts=restarts, generator=torch.Generator().manual_seed(seed))
-    fast = pgd_attack(model, x, y, eps=eps, steps=steps, restarts=restarts, until_fooled=True,
-                      generator=torch.Generator().manual_seed(seed))
+    kw = {"eps": eps} if name == "fgsm-rs" else {"eps": eps, "steps": steps}
+    if name == "pgd":
+        kw["restarts"] = restarts
+    full, fast = (attack(name, model, x, y, until_fooled=flag, generator=torch.Generator().manual_seed(seed), **kw)
+                  for flag in (False, True))
     assert torch.equal(full.fooled, fast.fooled)
-    never = ~full.fooled   # points never broken were attacked alike: same highest-loss iterate
+    never = ~full.fooled
     assert torch.allclose(full.loss[never], fast.loss[never]) and torch.allclose(full.delta[never], fast.delta[never])
-    counts = [robust_correct("pgd", model, x, y, eps=eps, steps=steps, restarts=restarts, until_fooled=flag,
-                             generator=torch.Generator().manual_seed(seed)) for flag in (False, True)]
+    assert torch.allclose(full.logits[never], fast.logits[never])
+    counts = [robust_correct(name, model, x, y, until_fooled=flag, generator=torch.Generator().manual_seed(seed), **kw)
+              for flag in (False, True)]
     assert torch.equal(*counts)
 
 
@@ -310,5 +315,6 @@ def test_cheaper_paths_refuse_settings_they_cannot_serve():
     x, y = torch.rand(4, 12), torch.tensor([0, 1, 2, 0])
     with pytest.raises(ValueError, match="evaluate_last=False"):
         pgd_attack(model, x, y, eps=0.1, evaluate_last=False)
-    with pytest.raises(ValueError, match="until_fooled"):
-        pgd_attack(model, x, torch.softmax(model(x), 1).detach(), eps=0.1, until_fooled=True)
+    for run in (pgd_attack, apgd_attack):
+        with pytest.raises(ValueError, match="until_fooled"):
+            run(model, x, torch.softmax(model(x), 1).detach(), eps=0.1, until_fooled=True)
