@@ -404,8 +404,29 @@ def _evidence_title(claim: dict) -> str:
     return "Evidence: " + ", ".join(parts)
 
 
-def _unit_params(u: dict) -> str:
-    return json.dumps(u["params"], ensure_ascii=False, separators=(", ", ": "))
+def _flat(params: dict, prefix: str = "") -> dict:
+    """Nested parameter dicts as one level of dotted keys (lists and other values kept whole)."""
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def unit_table(units: list[dict]) -> tuple[dict, list[tuple[str, str, dict]]]:
+    """The parameters shared by every unit of a claim (dotted keys, when there are two units or more), and per unit
+    its kind, key and the parameters it does not share: a grid of runs shows what varies instead of repeating every
+    configuration in full."""
+    flats = [_flat(u["params"]) for u in units]
+    shared = ({k: v for k, v in flats[0].items() if all(k in f and f[k] == v for f in flats[1:])}
+              if len(flats) > 1 else {})
+    return shared, [(u["kind"], u["key"], {k: v for k, v in f.items() if k not in shared}) for u, f in zip(units, flats)]
+
+
+def _params_text(params: dict) -> str:
+    return json.dumps(params, ensure_ascii=False, separators=(", ", ": "))
 
 
 def _all_checks(doc: dict) -> list[dict]:
@@ -497,8 +518,11 @@ def _claim_markdown(c: dict, claims: list[dict], env: dict) -> list[str]:
     for i, fig in enumerate(figures[1:], start=2):
         lines += [""] + _figure_markdown(i, *fig)
     if c.get("units"):
-        lines += ["", "| unit kind | key | parameters |", "|---|---|---|"]
-        lines += [f"| `{u['kind']}` | `{u['key']}` | `{_table_code(_unit_params(u))}` |" for u in c["units"]]
+        shared, rows = unit_table(c["units"])
+        if shared:
+            lines += ["", f"Parameters of all {len(rows)} units: `{_params_text(shared)}`"]
+        lines += ["", "| unit kind | key | parameters" + (" (the rest)" if shared else "") + " |", "|---|---|---|"]
+        lines += [f"| `{kind}` | `{key}` | `{_table_code(_params_text(params))}` |" for kind, key, params in rows]
     traceback = ev["details"].get("traceback") if isinstance(ev["details"], dict) else None
     if traceback:
         lines += ["", "```", traceback.rstrip(), "```"]
@@ -613,11 +637,13 @@ def _claim_html(c: dict, claims: list[dict], env: dict, images: dict[str, bytes]
         note = f' — <span class="pre">{_h(chk["note"])}</span>' if chk.get("note") else ""
         checks.append(f"<li>{_badge(chk['verdict'])} <b>{_h(chk['name'])}</b> <code>{e(chk['key'])}</code>{note}"
                       f"<ul>{qs}</ul>{ce}</li>")
-    units = ("<details><summary>Units: the computations the evidence was decided from</summary><table>"
-             "<tr><th>kind</th><th>key</th><th>parameters</th></tr>"
-             + "".join(f"<tr><td><code>{e(u['kind'])}</code></td><td><code>{e(u['key'])}</code></td>"
-                       f"<td><code>{e(_unit_params(u))}</code></td></tr>" for u in c["units"])
-             + "</table></details>") if c.get("units") else ""
+    shared, rows = unit_table(c.get("units") or [])
+    units = ("<details><summary>Units: the computations the evidence was decided from</summary>"
+             + (f"<p>Parameters of all {len(rows)} units: <code>{e(_params_text(shared))}</code></p>" if shared else "")
+             + "<table><tr><th>kind</th><th>key</th><th>parameters" + (" (the rest)" if shared else "") + "</th></tr>"
+             + "".join(f"<tr><td><code>{e(kind)}</code></td><td><code>{e(key)}</code></td>"
+                       f"<td><code>{e(_params_text(params))}</code></td></tr>" for kind, key, params in rows)
+             + "</table></details>") if rows else ""
     traceback = ev["details"].get("traceback") if isinstance(ev["details"], dict) else None
     skips = "".join(f'<p class="skip"><b>Skipped:</b> {_h(chk["name"])} — '
                     f'<span class="pre">{_h(chk.get("note") or "no reason given")}</span></p>'

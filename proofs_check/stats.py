@@ -147,7 +147,7 @@ def decide_correlation(x, y, *, expected: str, name: str, rng: np.random.Generat
     p_ok, p_bad = (p_gt, p_lt) if sign > 0 else (p_lt, p_gt)
     quantities = [Quantity(f"Spearman ρ ({name})", r),
                   Quantity(f"one-sided p, {expected}", p_ok, bound=alpha, relation="<"),
-                  Quantity(f"one-sided p, opposite", p_bad), Quantity("points (n)", len(np.ravel(x)))]
+                  Quantity("one-sided p, opposite", p_bad), Quantity("points (n)", len(np.ravel(x)))]
     verdict = _verdict(p_ok < alpha, p_bad < alpha)
     note = f"ρ = {r:.3f}, p = {p_ok:.3g} ({expected}), {p_bad:.3g} (opposite), n = {len(np.ravel(x))}"
     if verdict is Verdict.INCONCLUSIVE:

@@ -260,3 +260,27 @@ def test_the_opening_sentence_names_what_came_out(verdicts):
         assert v in sentence
     if claim["verdict"] == "skipped":
         assert "nothing could run here (no data)" in sentence
+
+
+_leaf = st.one_of(st.integers(-3, 3), st.sampled_from(["at", "awp", "lenet"]), st.lists(st.integers(0, 2), max_size=2))
+_params = st.recursive(st.dictionaries(st.sampled_from("abcd"), _leaf, max_size=4),
+                       lambda inner: st.dictionaries(st.sampled_from("abcd"), inner, min_size=1, max_size=3),
+                       max_leaves=8)
+
+
+@given(st.lists(_params, min_size=1, max_size=5))
+def test_unit_table_splits_parameters_into_shared_and_the_rest(params):
+    """Shared and the rest put back together give every unit's parameters; shared values are the same in every
+    unit; nothing the units all share is repeated per row."""
+    units = [{"kind": "k", "key": f"u{i}", "params": p} for i, p in enumerate(params)]
+    shared, rows = R.unit_table(units)
+    assert [key for _, key, _ in rows] == [u["key"] for u in units]
+    for u, (_, _, rest) in zip(units, rows):
+        flat = R._flat(u["params"])
+        assert {**shared, **rest} == flat and not set(shared) & set(rest)
+    if len(units) > 1:
+        for k in set().union(*(r for _, _, r in rows)):
+            values = [R._flat(u["params"]).get(k, "absent") for u in units]
+            assert any(v != values[0] for v in values)
+    else:
+        assert shared == {}

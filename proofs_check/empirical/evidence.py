@@ -236,18 +236,6 @@ def require_trained(guards: Guards, name, unit: Unit, *, train_loss: float | Non
     return guards.require(guard, ok, name=name, unit=unit, detail=detail, checks=checks)
 
 
-def new_axes(title: str, xlabel: str, ylabel: str, *, size=(6.5, 4.2)):
-    """(figure, axes) of one labelled panel."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    return fig, ax
-
-
 def train_robust_loss(result) -> float | None:
     """The robust training loss at the end of the run: the ``eval-train`` measure if taken, else the last epoch's
     ``train_robust_loss``."""
@@ -365,9 +353,3 @@ def gap_range_guard(guards: Guards, runs, models: dict, *, checks=()) -> None:
     span = max(gaps.values()) - gaps[smallest]
     guards.require(f"the zoo spans a gap range >= {runs.grid['min_gap_range']:g}", span >= runs.grid["min_gap_range"],
                    name=smallest, unit=runs.units[smallest], detail=f"gaps span {span:.3f}", checks=checks)
-
-
-def legend(ax, **kw) -> None:
-    """The axes' legend, when something on them is labelled (runs without numbers draw nothing)."""
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(**kw)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import strategies as st
-from matplotlib.figure import Figure
 
 from advland.seeding import numpy_rng
 from advland.theory import bad_directions as bd
 from advland.theory import multiclass as mc
 from advland.theory.linear import dual_exponent
 
+from ...figures import legend, panels
 from ...model import Check, Context, Outcome, Quantity, Verdict, hypothesis_seed, unit_kind, unit_results
 from ...registry import claim
 from ...search import SearchResult, digit_arrays, search_counterexample
@@ -380,18 +380,18 @@ def plot(ctx: Context, results, **variant) -> dict:
     if "curves" not in found:
         return {}
     c, eps_bar = found["curves"], {label: s["eps_bar"] for label, s in found["settings"].items()}
-    fig = Figure(figsize=(11, 4))
-    ax_t, ax_l = fig.subplots(1, 2)
+    fig, (ax_t, ax_l) = panels(
+        (f"T_ε grows to everything at ε̄ (lines: Danskin, {c['n_many']} dirs;\n"
+         f"dots: slopes measured on the exact loss, {c['n_few']} dirs)", "ε / ε̄", "fraction of random directions in T_ε"),
+        ("the minimal adversarial loss reaches log K at ε̄\n"
+         "(minimum over the box |W_jk| ≤ 5/max_n||x_n||_1; hollow: on the box)", "ε / ε̄",
+         "min_W L_ε(W)  (cvxpy, exact inner max)"),
+        suptitle="Liu et al. 2020: for ε ≥ ε̄ every direction is bad and W = 0 minimizes the adversarial loss",
+        size=(11, 4))
     for label in PLOTTED:
         f = c["fractions"][label]
         line, = ax_t.plot(c["fine"], f["danskin"], label=f"{label} (ε̄ = {eps_bar[label]:.3f})")
         ax_t.plot(c["coarse"], f["measured"], "o", color=line.get_color(), ms=4)
-    ax_t.axvline(1.0, color="k", ls="--", label="ε = ε̄")
-    ax_t.set_xlabel("ε / ε̄")
-    ax_t.set_ylabel("fraction of random directions in T_ε")
-    ax_t.set_title(f"T_ε grows to everything at ε̄ (lines: Danskin, {c['n_many']} dirs;\n"
-                   f"dots: slopes measured on the exact loss, {c['n_few']} dirs)", fontsize=9)
-    ax_t.legend(fontsize=8)
     for label in PLOTTED_LOSS:
         m = c["min loss"][label]
         ratio, loss, boxed = (np.asarray(m[k], dtype=float) for k in ("ratio", "min loss", "at box"))
@@ -400,14 +400,9 @@ def plot(ctx: Context, results, **variant) -> dict:
             ax_l.plot(ratio[boxed > 0], loss[boxed > 0], "o", mfc="white", color=line.get_color(),
                       label=f"{label}: minimum on the box (an upper bound)")
         ax_l.axhline(np.log(m["K"]), color=line.get_color(), ls=":", label=f"log {m['K']}")
-    ax_l.axvline(1.0, color="k", ls="--", label="ε = ε̄")
-    ax_l.set_xlabel("ε / ε̄")
-    ax_l.set_ylabel("min_W L_ε(W)  (cvxpy, exact inner max)")
-    ax_l.set_title("the minimal adversarial loss reaches log K at ε̄\n"
-                   "(minimum over the box |W_jk| ≤ 5/max_n||x_n||_1; hollow: on the box)", fontsize=9)
-    ax_l.legend(fontsize=8)
-    fig.suptitle("Liu et al. 2020: for ε ≥ ε̄ every direction is bad and W = 0 minimizes the adversarial loss")
-    fig.tight_layout()
+    for ax in (ax_t, ax_l):
+        ax.axvline(1.0, color="k", ls="--", label="ε = ε̄")
+    legend(ax_t, ax_l, fontsize=8)
     return {"liu2020_bad_directions": fig}
 
 

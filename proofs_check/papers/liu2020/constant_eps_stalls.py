@@ -20,8 +20,8 @@ Guard: every arm completed and the warm-ups reached the target ε by the last ep
 from __future__ import annotations
 
 from ...empirical import protocols
-from ...empirical.evidence import (LN10, Guards, decided, effect, final, gate, legend, measured, new_axes, run_name,
-                                   summary)
+from ...empirical.evidence import LN10, Guards, decided, effect, final, gate, measured, run_name, summary
+from ...figures import legend, panels
 from ...model import Check, Context, Outcome, Quantity, Verdict
 from ...registry import claim
 
@@ -125,8 +125,8 @@ def plot(ctx: Context, results) -> dict:
     """Per-epoch training loss of the three arms (one colour per schedule, line style per seed) with the
     scheduled ε on a second axis."""
     runs = protocols.liu_schedules(ctx)
-    fig, ax = new_axes(f"Liu et al.: constant ε = {runs.grid['eps']:g} against its warm-ups (training curves)",
-                       "epoch", "training loss (running mean over the epoch)")
+    fig, (ax,) = panels((f"Liu et al.: constant ε = {runs.grid['eps']:g} against its warm-ups (training curves)",
+                         "epoch", "training loss (running mean over the epoch)"))
     ax2 = ax.twinx()
     ax2.set_ylabel("scheduled ε (dotted)")
     colours = {"const": "C3", "cos": "C0", "linear": "C2"}

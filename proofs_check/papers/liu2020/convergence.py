@@ -16,13 +16,13 @@ import itertools
 
 import numpy as np
 from hypothesis import strategies as st
-from matplotlib.figure import Figure
 
 from advland.seeding import numpy_rng
 from advland.theory import convergence as conv
 from advland.theory import smoothness as sm
 from advland.theory.bad_directions import eps_bar_binary
 
+from ...figures import legend_beside, panels
 from ...model import Check, Context, Outcome, Quantity, Verdict, hypothesis_seed, unit_kind, unit_results, worst
 from ...registry import claim
 from ...search import SearchResult, search_counterexample
@@ -273,8 +273,9 @@ def plot(ctx: Context, results, **variant) -> dict:
     u = units(ctx, **variant)
     r = unit_results(u, results)
     sgd, curve, T = r["sgd"], r["bound argument"]["curve"], u["sgd"].params["T"]
-    fig = Figure(figsize=(9.5, 4))
-    ax = fig.add_subplot(1, 1, 1)
+    fig, (ax,) = panels((f"Tail of the gradient norm under SGD, α = 1/(L_θθ√T), T = {T}\n"
+                         "(L_θx: the largest of the constants certified at each iterate)", "γ",
+                         "P(||∇L_ε(θ_t)|| > γεL_θx), random iterate"), size=(9.5, 4))
     ax.plot(curve["gamma"], curve["bound"], "k-", lw=2, label="claimed bound")
     ax.plot(curve["gamma"], curve["extremal"], "k:", lw=1, label="sup under E[G²−2G] <= 0: 1/(γ−1)²")
     for run, marker in zip(sgd["runs"], itertools.cycle("osD^vP*X<>")):  # one marker per setting
@@ -285,11 +286,7 @@ def plot(ctx: Context, results, **variant) -> dict:
                     label=f"ℓ{'∞' if run['p'] == 'inf' else run['p']}, ε={run['eps']:g}: 95% CI, "
                           f"max G = {run['max G']:.2f}")
     ax.axhline(sgd["literal"]["freq"], color="r", lw=2, label="ε = 0: P(||∇|| > 0) for every γ")
-    ax.set_xlabel("γ")
-    ax.set_ylabel("P(||∇L_ε(θ_t)|| > γεL_θx), random iterate")
-    ax.set_title(f"Tail of the gradient norm under SGD, α = 1/(L_θθ√T), T = {T}\n"
-                 "(L_θx: the largest of the constants certified at each iterate)", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)  # beside the data, not on it
+    legend_beside(ax)
     return {"liu2020_convergence_tail": fig}
 
 

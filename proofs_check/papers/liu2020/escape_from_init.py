@@ -13,7 +13,8 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from ...empirical import protocols
-from ...empirical.evidence import LN10, Guards, decided, final, gate, legend, new_axes, run_name, summary, trend
+from ...empirical.evidence import LN10, Guards, decided, final, gate, run_name, summary, trend
+from ...figures import legend, panels
 from ...model import Context, Outcome, Quantity
 from ...registry import claim
 
@@ -99,8 +100,8 @@ def plot(ctx: Context, results) -> dict:
     """Running mean of the batch losses against the step, one line per run (colour: ε), with ln 10 and the
     escape threshold."""
     runs = protocols.liu_sweep(ctx)
-    fig, ax = new_axes("Liu et al.: training loss in the first steps, by training ε",
-                       "training step (mini-batch)", f"running mean of {WINDOW} batch losses")
+    fig, (ax,) = panels(("Liu et al.: training loss in the first steps, by training ε",
+                         "training step (mini-batch)", f"running mean of {WINDOW} batch losses"))
     colours = dict(zip(runs.grid["eps"], ["C0", "C1", "C2", "C3", "C4", "C5"]))
     for (_, e, s), unit in runs.units.items():
         r = results.get(unit.key)

@@ -7,9 +7,9 @@ Decided on the plateau gradients of the SGD unit of convergence.py.
 """
 from __future__ import annotations
 
-from matplotlib.figure import Figure
 from scipy.stats import spearmanr
 
+from ...figures import legend_beside, panels
 from ...model import Check, Context, Outcome, Quantity, unit_results
 from ...registry import claim
 from ._common import summary
@@ -77,8 +77,8 @@ def plot(ctx: Context, results) -> dict:
     u = units(ctx)
     sgd, T = unit_results(u, results)["sgd"], u["sgd"].params["T"]
     pl, floor = plateaus(sgd), sgd["clean plateau"]
-    fig = Figure(figsize=(8.5, 4))
-    ax = fig.add_subplot(1, 1, 1)
+    fig, (ax,) = panels(("Does the gradient vanish under adversarial training?", "ε",
+                         "plateau full-batch ||∇L_ε|| (RMS, last quarter)"), size=(8.5, 4), title_size=11)
     for p, marker in (("inf", "o-"), ("2", "s-")):
         eps = [run["eps"] for run in sgd["runs"] if run["p"] == p]
         ax.plot([0.0, *eps], [floor, *(pl["T"][(p, e)] for e in eps)], marker,
@@ -90,10 +90,7 @@ def plot(ctx: Context, results) -> dict:
     ax.plot([EPS_T, EPS_T], sgd["separable"], "x--", color="purple", label=f"ℓ∞ separable data, T={T} -> {4 * T}")
     ax.axvline(sgd["eps_bar_l2"], color="grey", ls=":", label="ℓ2 threshold ε̄ (w* = 0 beyond)")
     ax.set_yscale("log")
-    ax.set_xlabel("ε")
-    ax.set_ylabel("plateau full-batch ||∇L_ε|| (RMS, last quarter)")
-    ax.set_title("Does the gradient vanish under adversarial training?")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)  # beside the data, not on it
+    legend_beside(ax)
     return {"liu2020_convergence_plateau": fig}
 
 

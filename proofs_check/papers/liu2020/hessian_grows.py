@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 
 from ...empirical import protocols
-from ...empirical.evidence import (Guards, decided, effect, gate, legend, measured, new_axes, run_name, summary,
-                                   trained_results, trend)
+from ...empirical.evidence import Guards, decided, effect, gate, measured, run_name, summary, trained_results, trend
+from ...figures import legend, panels
 from ...model import Context, Outcome, Quantity
 from ...registry import claim
 
@@ -114,8 +114,8 @@ def decide(ctx: Context, results) -> Outcome:
 def plot(ctx: Context, results) -> dict:
     figs = {}
     for label, (runs, names) in series(ctx).items():
-        fig, ax = new_axes(f"Liu et al.: top Hessian eigenvalue against the training ε ({label})",
-                           "training ε (L∞)", "λ_max of the loss Hessian")
+        fig, (ax,) = panels((f"Liu et al.: top Hessian eigenvalue against the training ε ({label})",
+                             "training ε (L∞)", "λ_max of the loss Hessian"))
         seen = set()
         for n in names:
             r = results.get(runs.units[n].key) or {}

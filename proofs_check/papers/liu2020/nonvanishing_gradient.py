@@ -11,8 +11,8 @@ Guard: the model trained (a stalled constant classifier has no gradient at all, 
 from __future__ import annotations
 
 from ...empirical import protocols
-from ...empirical.evidence import (Guards, decided, final, gate, legend, new_axes, run_name, summary, trained_results,
-                                   trend)
+from ...empirical.evidence import Guards, decided, final, gate, run_name, summary, trained_results, trend
+from ...figures import legend, panels
 from ...model import Context, Outcome, Quantity
 from ...registry import claim
 
@@ -58,8 +58,8 @@ def decide(ctx: Context, results) -> Outcome:
 
 def plot(ctx: Context, results) -> dict:
     runs = protocols.liu_sweep(ctx)
-    fig, ax = new_axes("Liu et al.: full-batch gradient norm at the end of training",
-                       "training ε (L∞)", "‖∇θ L‖ over the gradient subset")
+    fig, (ax,) = panels(("Liu et al.: full-batch gradient norm at the end of training",
+                         "training ε (L∞)", "‖∇θ L‖ over the gradient subset"))
     seen = set()
     for n in _names(runs):
         rec = final(results.get(runs.units[n].key) or {})

@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...empirical import protocols
-from ...empirical.evidence import Guards, decided, effect, gate, legend, new_axes, run_name, summary
+from ...empirical.evidence import Guards, decided, effect, gate, run_name, summary
+from ...figures import legend, panels
 from ...model import Context, Outcome
 from ...registry import claim
 from .constant_eps_stalls import WARMUPS, arms
@@ -91,8 +92,8 @@ def decide(ctx: Context, results) -> Outcome:
 def plot(ctx: Context, results) -> dict:
     """Robust test error against the learning rate, one colour per schedule (seeds as separate points)."""
     runs = protocols.liu_schedules(ctx)
-    fig, ax = new_axes(f"Liu et al.: robust error at ε = {runs.grid['eps']:g} by schedule and learning rate",
-                       "Adam learning rate", "robust test error (PGD)")
+    fig, (ax,) = panels((f"Liu et al.: robust error at ε = {runs.grid['eps']:g} by schedule and learning rate",
+                         "Adam learning rate", "robust test error (PGD)"))
     colours, seen = {"const": "C3", "cos": "C0", "linear": "C2"}, set()
     got = arms(ctx, results, Guards(), list(runs.units))
     for (sch, lr, s), a in sorted(got.items(), key=str):

@@ -18,7 +18,8 @@ model, same attack random numbers), which checks the instrument.
 from __future__ import annotations
 
 from ...empirical import protocols
-from ...empirical.evidence import Guards, decided, effect, gate, legend, measured, run_name, summary, trained_results
+from ...empirical.evidence import Guards, decided, effect, gate, measured, run_name, summary, trained_results
+from ...figures import legend, panels
 from ...model import Context, Outcome, Quantity
 from ...registry import claim
 
@@ -110,10 +111,11 @@ def decide(ctx: Context, results) -> Outcome:
 def plot(ctx: Context, results) -> dict:
     """Cosine and robust error against a, top eigenvector (solid) and random direction (dashed), one colour per
     model."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 4.2))
-    ax_c, ax_e = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    fig, (ax_c, ax_e) = panels(
+        ("Cosine of PGD perturbations at θ + a·v and θ − a·v", "scale a (unit-norm direction v)",
+         "mean cosine similarity"),
+        ("Robust error of θ + a·v", "scale a (unit-norm direction v)", "robust error (training examples)"),
+        suptitle="Liu et al.: θ ± a·v along the top Hessian eigenvector (solid) and a random direction (dashed)")
     for k, (label, runs, n, _) in enumerate(models(ctx)):
         m = measured(results.get(runs.units[n].key) or {}, "cosine")
         if m is None:
@@ -123,15 +125,7 @@ def plot(ctx: Context, results) -> dict:
             text = f"{label} ε = {n[1]:g} seed {n[2]}, {direction}"
             ax_c.plot(c["scales"], c["cosine"], ls, marker="o", color=f"C{k}", label=text)
             ax_e.plot(c["scales"], c["robust_error"], ls, marker="o", color=f"C{k}", label=text)
-    ax_c.set_title("Cosine of PGD perturbations at θ + a·v and θ − a·v", fontsize=10)
-    ax_c.set_xlabel("scale a (unit-norm direction v)")
-    ax_c.set_ylabel("mean cosine similarity")
-    ax_e.set_title("Robust error of θ + a·v", fontsize=10)
-    ax_e.set_xlabel("scale a (unit-norm direction v)")
-    ax_e.set_ylabel("robust error (training examples)")
     legend(ax_c, fontsize=6)
-    fig.suptitle("Liu et al.: θ ± a·v along the top Hessian eigenvector (solid) and a random direction (dashed)",
-                 fontsize=10)
     return {"liu2020_perturbation_cosine": fig}
 
 

@@ -12,11 +12,11 @@ from dataclasses import asdict
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from matplotlib.figure import Figure
 
 from advland.seeding import numpy_rng
 from advland.theory import smoothness as sm
 
+from ...figures import legend, panels
 from ...model import Check, Context, Outcome, Quantity, hypothesis_seed, unit_kind, unit_results
 from ...registry import claim
 from ...search import SearchResult, search_counterexample
@@ -257,8 +257,8 @@ def plot(ctx: Context, results, *, factor: float = 2.0, curvature_scale: float =
     construction = r["constructions"]
     curves, fits = _ratios(construction, factor, curvature_scale), _jump_fits(construction)
     hs, u = np.asarray(construction["h"], dtype=float), np.asarray(construction["u"], dtype=float)
-    fig_r = Figure(figsize=(7, 4))
-    ax = fig_r.add_subplot(1, 1, 1)
+    fig_r, (ax,) = panels(("Liu et al. eq. 11 on adversarial logistic regression", "||θ1 − θ2||_2",
+                           f"||Δ∇g_ε|| / (L_θθ||Δθ|| + {factor:g}εL_θx)"), size=(7, 4), title_size=11)
     for tag, marker in (("2", "o"), ("inf", "x")):
         pts = np.array([(dt, ratio) for dt, ratio, t in r["second order"]["ratios"] if t == tag and dt > 0])
         if len(pts):
@@ -266,21 +266,15 @@ def plot(ctx: Context, results, *, factor: float = 2.0, curvature_scale: float =
         ax.plot(2 * hs * np.linalg.norm(u), curves[tag], "-", lw=2, label=f"θ = ±hu construction, ℓ{tag}")
     ax.axhline(1.0, color="k", ls="--", lw=1, label="bound (ratio = 1)")
     ax.set_xscale("log")
-    ax.set_xlabel("||θ1 − θ2||_2")
-    ax.set_ylabel(f"||Δ∇g_ε|| / (L_θθ||Δθ|| + {factor:g}εL_θx)")
-    ax.set_title("Liu et al. eq. 11 on adversarial logistic regression")
-    ax.legend(fontsize=7)
-    fig_j = Figure(figsize=(6, 4))
-    ax = fig_j.add_subplot(1, 1, 1)
+    legend(ax, fontsize=7)
+    fig_j, (ax,) = panels(("Gradient jump under a vanishing Δθ grows linearly in ε", "ε",
+                           "gradient jump ||∇g_ε(hu) − ∇g_ε(−hu)||"), size=(6, 4), title_size=11)
     for tag, j in construction["jump"].items():
         eps_grid, (slope, intercept) = np.asarray(j["eps"], dtype=float), fits[tag]
         ax.plot(eps_grid, j["jump"], "o", label=f"||Δ∇|| at θ = ±1e-7·u, ℓ{tag}")
         ax.plot(eps_grid, slope * eps_grid + intercept, "-", lw=1, label=f"fit slope {slope:.4f} (ℓ{tag})")
         ax.plot(eps_grid, factor * j["L_thetax at 0"] * eps_grid, ":", lw=2, label=f"{factor:g}εL_θx(θ→0), ℓ{tag}")
-    ax.set_xlabel("ε")
-    ax.set_ylabel("gradient jump ||∇g_ε(hu) − ∇g_ε(−hu)||")
-    ax.set_title("Gradient jump under a vanishing Δθ grows linearly in ε")
-    ax.legend(fontsize=7)
+    legend(ax, fontsize=7)
     return {"liu2020_smoothness_ratio": fig_r, "liu2020_smoothness_jump": fig_j}
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import strategies as st
-from matplotlib.figure import Figure
 
 from advland.seeding import numpy_rng
 from advland.theory import multiclass as mc
 from advland.theory import version_space as vs
 from advland.theory.linear import dual_exponent
 
+from ...figures import legend, panels
 from ...model import Check, Context, Outcome, Quantity, Verdict, hypothesis_seed, unit_kind, unit_results
 from ...registry import claim
 from ...search import SearchResult, digit_arrays, search_counterexample
@@ -268,19 +268,19 @@ def plot(ctx: Context, results, **variant) -> dict:
     curves = found["curves"]
     if curves is None:
         return {}
-    fig = Figure(figsize=(11, 4))
-    for ax, kind in zip(fig.subplots(1, 2), ("binary", "multiclass")):
-        settings = [s for s in found["settings"] if s["kind"] == kind]
+    by_kind = {kind: [s for s in found["settings"] if s["kind"] == kind] for kind in ("binary", "multiclass")}
+    titles = {"binary": "binary w ∈ ℝ²", "multiclass": "3 classes, W ∈ ℝ²ˣ³"}
+    fig, axes = panels(*((f"{titles[kind]}, N={settings[-1]['N']}", "ε",
+                          f"fraction of {curves['n_dirs']} random directions in V_ε")
+                         for kind, settings in by_kind.items()),
+                       suptitle="Liu et al. 2020: V_ε shrinks with ε and is trivial above the robust margin ε*",
+                       size=(11, 4), title_size=11)
+    for ax, settings in zip(axes, by_kind.values()):
         for s in settings:
             curve, name = curves["by setting"][s["label"]], NORM_NAME[float(s["p"])]
             line, = ax.plot(curve["eps"], curve["fraction"], label=f"{name}: fraction in V_ε")
             ax.axvline(s["eps"], color=line.get_color(), ls="--", label=f"{name}: ε* = {s['eps']:.3f}")
-        ax.set_xlabel("ε")
-        ax.set_ylabel(f"fraction of {curves['n_dirs']} random directions in V_ε")
-        ax.set_title(("binary w ∈ ℝ²" if kind == "binary" else "3 classes, W ∈ ℝ²ˣ³") + f", N={settings[-1]['N']}")
-        ax.legend(fontsize=8)
-    fig.suptitle("Liu et al. 2020: V_ε shrinks with ε and is trivial above the robust margin ε*")
-    fig.tight_layout()
+    legend(*axes, fontsize=8)
     return {"liu2020_version_space": fig}
 
 

@@ -20,8 +20,8 @@ snapshots of one run flatness is confounded with training time; the early-stoppi
 from __future__ import annotations
 
 from ...empirical import protocols
-from ...empirical.evidence import (Guards, combined_correlation, decided, effect, gate, legend, run_name, summary,
-                                   trajectory)
+from ...empirical.evidence import Guards, combined_correlation, decided, effect, gate, run_name, summary, trajectory
+from ...figures import legend, panels
 from ...model import Context, Outcome, Quantity
 from ...registry import claim
 
@@ -100,31 +100,24 @@ def decide(ctx: Context, results) -> Outcome:
 
 def plot(ctx: Context, results) -> dict:
     """Robust losses and flatness against the epoch, one colour per seed; the early-stopping snapshot circled."""
-    from matplotlib.figure import Figure
-
     runs, names = at_runs(ctx)
-    fig = Figure(figsize=(13, 4.2))
-    axes = [fig.add_subplot(1, 3, k) for k in (1, 2, 3)]
+    xlabel = "epoch (snapshot; circle: early stopping)"
+    fig, axes = panels(("Robust loss along AT (robust overfitting) — Stutz et al.", xlabel, "robust loss (PGD)"),
+                       ("Average-case flatness (relative ξ) — Stutz et al.", xlabel, "flatness"),
+                       ("Worst-case flatness (relative ξ) — Stutz et al.", xlabel, "flatness"))
     for k, n in enumerate(names):
         t = trajectory(results.get(runs.units[n].key) or {}, runs.grid["snapshots"])
         if not t:
             continue
         epochs = sorted(t)
         es = min(t, key=lambda e: t[e]["test_robust_loss"])
-        axes[0].plot(epochs, [t[e]["test_robust_loss"] for e in epochs], "-o", color=f"C{k}",
-                     label=f"test, seed {n[1]}")
-        axes[0].plot(epochs, [t[e]["train_robust_loss"] for e in epochs], "--", color=f"C{k}",
-                     label=f"train, seed {n[1]}")
+        for split, style in (("test", "-o"), ("train", "--")):
+            axes[0].plot(epochs, [t[e][f"{split}_robust_loss"] for e in epochs], style, color=f"C{k}",
+                         label=f"{split}, seed {n[1]}")
         for ax, key in ((axes[1], "avg"), (axes[2], "worst")):
             ax.plot(epochs, [t[e][key] for e in epochs], "-o", color=f"C{k}", label=f"seed {n[1]}")
             ax.plot([es], [t[es][key]], "o", ms=12, mfc="none", color=f"C{k}")
-    for ax, title, ylabel in ((axes[0], "Robust loss along AT (robust overfitting)", "robust loss (PGD)"),
-                              (axes[1], "Average-case flatness (relative ξ)", "flatness"),
-                              (axes[2], "Worst-case flatness (relative ξ)", "flatness")):
-        ax.set_title(title + " — Stutz et al.", fontsize=9)
-        ax.set_xlabel("epoch (snapshot; circle: early stopping)")
-        ax.set_ylabel(ylabel)
-        legend(ax, fontsize=6)
+    legend(*axes, fontsize=6)
     return {"stutz2021_flatness_tracks_overfitting": fig}
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 from scipy.stats import spearmanr
 
 from ...empirical import protocols
-from ...empirical.evidence import (Guards, correlation, decided, gap_range_guard, gate, legend, run_name, summary,
-                                   zoo_models, zoo_numbers)
+from ...empirical.evidence import (Guards, correlation, decided, gap_range_guard, gate, run_name, summary, zoo_models,
+                                   zoo_numbers)
+from ...figures import legend, panels
 from ...model import Context, Outcome, Quantity
 from ...registry import claim
 
@@ -70,22 +71,19 @@ def decide(ctx: Context, results) -> Outcome:
 
 def plot(ctx: Context, results) -> dict:
     """Flatness against the gap, one marker per model, coloured by method."""
-    from matplotlib.figure import Figure
-
     runs = protocols.overfitting_zoo(ctx)
     models = zoo_numbers(runs, results)
-    fig = Figure(figsize=(10, 4.2))
-    for k, (key, label) in enumerate(MEASURES.items()):
-        ax, seen = fig.add_subplot(1, 2, k + 1), set()
+    fig, axes = panels(*((f"Stutz et al.: {label} flatness against the gap (epoch {runs.grid['zoo_epoch']})",
+                          "robust generalization gap (test − train robust loss)", f"{label} flatness (relative ξ)")
+                         for label in MEASURES.values()))
+    for ax, key in zip(axes, MEASURES):
+        seen = set()
         for n, m in sorted(models.items(), key=str):
             if m[key] is not None:
                 colour = f"C{list(METHOD_NAMES).index(n[0])}"
                 ax.plot(m["gap"], m[key], "o", color=colour, label=None if n[0] in seen else METHOD_NAMES[n[0]])
                 seen.add(n[0])
-        ax.set_title(f"Stutz et al.: {label} flatness against the gap (epoch {runs.grid['zoo_epoch']})", fontsize=9)
-        ax.set_xlabel("robust generalization gap (test − train robust loss)")
-        ax.set_ylabel(f"{label} flatness (relative ξ)")
-        legend(ax, fontsize=7)
+    legend(*axes, fontsize=7)
     return {"stutz2021_flatness_vs_gap": fig}
 
 

@@ -21,7 +21,8 @@ per cent, so such a model fails the guard rather than refute the invariance.
 from __future__ import annotations
 
 from ...empirical import protocols
-from ...empirical.evidence import Guards, gate, legend, measured, new_axes, run_name, summary
+from ...empirical.evidence import Guards, gate, measured, run_name, summary
+from ...figures import legend, panels
 from ...model import Check, Context, Outcome, Quantity, Verdict
 from ...registry import claim
 
@@ -92,8 +93,8 @@ def decide(ctx: Context, results) -> Outcome:
 def plot(ctx: Context, results) -> dict:
     """Each quantity relative to its value at α = 1, against α (log axes)."""
     runs = protocols.rescaled_models(ctx)
-    fig, ax = new_axes("Stutz et al.: flatness measures under function-preserving rescaling",
-                       "rescaling factor α", "value / value at α = 1")
+    fig, (ax,) = panels(("Stutz et al.: flatness measures under function-preserving rescaling",
+                         "rescaling factor α", "value / value at α = 1"))
     styles = {"relative_flatness": "-o", "relative_worst": "-s", "absolute_flatness": "--^", "lambda_max": ":x"}
     for name, unit in runs.units.items():
         m = measured(results.get(unit.key) or {}, "rescale")

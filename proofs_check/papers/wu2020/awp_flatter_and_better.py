@@ -16,7 +16,8 @@ the plain run is in the robust-overfitting regime the paper studies (its gap >= 
 from __future__ import annotations
 
 from ...empirical import protocols
-from ...empirical.evidence import Guards, decided, effect, gate, legend, run_name, summary, zoo_models, zoo_numbers
+from ...empirical.evidence import Guards, decided, effect, gate, run_name, summary, zoo_models, zoo_numbers
+from ...figures import legend, panels
 from ...model import Context, Outcome, Quantity
 from ...registry import claim
 
@@ -91,26 +92,21 @@ def decide(ctx: Context, results) -> Outcome:
 
 def plot(ctx: Context, results) -> dict:
     """Per seed, the plain run and its AWP counterpart joined, for the curve rise, the gap and the accuracy."""
-    from matplotlib.figure import Figure
-
     runs = paired_runs(ctx)
     models = zoo_numbers(runs, results, runs.grid["pair_epoch"])
-    fig = Figure(figsize=(13, 4.2))
-    panels = (("wu", "curve rise g(α) − g(0)"), ("gap", "robust generalization gap"),
-              ("test_robust_acc", "robust test accuracy"))
-    for k, (field, ylabel) in enumerate(panels):
-        ax = fig.add_subplot(1, 3, k + 1)
+    fields = {"wu": "curve rise g(α) − g(0)", "gap": "robust generalization gap",
+              "test_robust_acc": "robust test accuracy"}
+    fig, axes = panels(*((ylabel, "", ylabel) for ylabel in fields.values()),
+                       suptitle=f"Wu et al.: without and with AWP at the last epoch, {runs.grid['pair_epoch']} "
+                                "(one line per seed)")
+    for ax, field in zip(axes, fields):
         for j, (plain, awp) in enumerate(runs.grid["pairs"]):
             for s in runs.grid["seeds"][plain]:
                 if (plain, s) in models and (awp, s) in models and models[(plain, s)][field] is not None:
                     ax.plot([0, 1], [models[(plain, s)][field], models[(awp, s)][field]], "-o", color=f"C{j}",
                             label=f"{NAMES[plain]} → {NAMES[awp]}" if s == ctx.seed else None)
         ax.set_xticks([0, 1], ["without AWP", "with AWP"])
-        ax.set_ylabel(ylabel)
-        ax.set_title(ylabel, fontsize=9)
-        legend(ax, fontsize=7)
-    fig.suptitle(f"Wu et al.: without and with AWP at the last epoch, {runs.grid['pair_epoch']} (one line per seed)",
-                 fontsize=10)
+    legend(*axes, fontsize=7)
     return {"wu2020_awp_flatter_and_better": fig}
 
 

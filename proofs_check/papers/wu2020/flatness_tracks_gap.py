@@ -17,8 +17,9 @@ training by at least ``min_rise`` (the trajectory check only).
 from __future__ import annotations
 
 from ...empirical import protocols
-from ...empirical.evidence import (Guards, combined_correlation, correlation, decided, gap_range_guard, gate, legend,
-                                   new_axes, run_name, summary, trajectory, zoo_models, zoo_numbers)
+from ...empirical.evidence import (Guards, combined_correlation, correlation, decided, gap_range_guard, gate, run_name,
+                                   summary, trajectory, zoo_models, zoo_numbers)
+from ...figures import legend, panels
 from ...model import Context, Outcome
 from ...registry import claim
 
@@ -78,8 +79,8 @@ def decide(ctx: Context, results) -> Outcome:
 def plot(ctx: Context, results) -> dict:
     """The curve rise against the gap: zoo members (filled) and AT snapshots (small, joined per seed)."""
     runs = protocols.overfitting_zoo(ctx)
-    fig, ax = new_axes("Wu et al.: weight-loss curve rise against the robust generalization gap",
-                       "robust generalization gap (test − train robust loss)", "g(α) − g(0), filter-normalized")
+    fig, (ax,) = panels(("Wu et al.: weight-loss curve rise against the robust generalization gap",
+                         "robust generalization gap (test − train robust loss)", "g(α) − g(0), filter-normalized"))
     models, seen = zoo_numbers(runs, results), set()
     for n, m in sorted(models.items(), key=str):
         if m["wu"] is not None:

@@ -9,8 +9,8 @@ curvatures along ε at the construction and at a trained w.
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
 
+from ...figures import legend, panels
 from ...model import Check, Context, Outcome, Quantity, unit_results
 from ...registry import claim
 from ._common import all_units, monotone_check
@@ -57,20 +57,17 @@ def decide(ctx: Context, results) -> Outcome:
         details={"reading": "every eigenvalue of ∇²L_ε(w) is non-decreasing in ε at fixed w (all m_i(ε) >= 0)"})
 
 
-def _fixed_w_figure(panels: list) -> Figure:
+def _fixed_w_figure(curves: list):
     """Curvatures at a fixed w along the ε axis (``fixed_w_curves``), one panel per (title, curves)."""
-    fig = Figure(figsize=(11, 4), layout="constrained")
-    for ax, (title, c) in zip(fig.subplots(1, 2), panels):
+    fig, axes = panels(*((title, "ε (L2)", "curvature at fixed w") for title, _ in curves), size=(11, 4))
+    for ax, (_, c) in zip(axes, curves):
         ax.plot(c["eps"], c["kappa"], label="κ(ε) = (ε/||w||)·mean σ(−m_i)")
         ax.plot(c["eps"], c["lambda_max compressed"], label="λ_max(P∇²L_εP)")
         ax.plot(c["eps"], c["lambda_max"], "--", label="λ_max(∇²L_ε)")
         ax.plot(c["eps"], c["along w"], ":", label="ŵᵀ∇²L_ε ŵ")
         ax.axvline(c["margin radius"], color="grey", lw=0.8, label="margin radius (all m_i ≥ 0 to its left)")
         ax.set_yscale("log")
-        ax.set_xlabel("ε (L2)")
-        ax.set_ylabel("curvature at fixed w")
-        ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=7)
+    legend(*axes, fontsize=7)
     return fig
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 
 from ...empirical import protocols
-from ...empirical.evidence import Guards, decided, gate, legend, measured, run_name, summary, trained_results, trend
+from ...empirical.evidence import Guards, decided, gate, measured, run_name, summary, trained_results, trend
+from ...figures import legend, panels
 from ...model import Context, Outcome, Quantity
 from ...registry import claim
 
@@ -80,30 +81,23 @@ def decide(ctx: Context, results) -> Outcome:
 
 def plot(ctx: Context, results) -> dict:
     """λ_max and the curve rise against ε (seeds as separate points)."""
-    from matplotlib.figure import Figure
-
     runs = protocols.yamada_sweep(ctx)
-    fig = Figure(figsize=(10, 4.2))
-    ax_l, ax_c = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    fig, (ax_l, ax_c) = panels(
+        ("Yamada et al.: top Hessian eigenvalue against the L2 training ε", "training ε (L2)", "λ_max"),
+        ("Filter-normalized random-direction curve: g(α) − g(0)", "training ε (L2)",
+         "rise of the robust loss (re-attacked)"))
+    series = (("hessian", ax_l, lambda m: m["eigenvalues"][0], "o", "C0", "adversarial loss"),
+              ("hessian-clean", ax_l, lambda m: m["eigenvalues"][0], "x", "C1", "clean loss, same weights"),
+              ("wu-curve", ax_c, lambda m: m["value"], "o", "C0", "robust loss rise"))
     seen = set()
     for n, unit in runs.units.items():
         r = results.get(unit.key) or {}
-        for ax, label, get, text in ((ax_l, "hessian", lambda m: m["eigenvalues"][0], "adversarial loss"),
-                                     (ax_l, "hessian-clean", lambda m: m["eigenvalues"][0], "clean loss, same weights"),
-                                     (ax_c, "wu-curve", lambda m: m["value"], "robust loss rise")):
-            m = measured(r, label)
+        for tag, ax, get, marker, colour, text in series:
+            m = measured(r, tag)
             if m:
-                ax.plot(n[1], get(m), "o" if label != "hessian-clean" else "x", color="C1" if label ==
-                        "hessian-clean" else "C0", label=None if label in seen else text)
-                seen.add(label)
-    ax_l.set_title("Yamada et al.: top Hessian eigenvalue against the L2 training ε", fontsize=10)
-    ax_l.set_xlabel("training ε (L2)")
-    ax_l.set_ylabel("λ_max")
-    ax_c.set_title("Filter-normalized random-direction curve: g(α) − g(0)", fontsize=10)
-    ax_c.set_xlabel("training ε (L2)")
-    ax_c.set_ylabel("rise of the robust loss (re-attacked)")
-    legend(ax_l, fontsize=7)
-    legend(ax_c, fontsize=7)
+                ax.plot(n[1], get(m), marker, color=colour, label=None if tag in seen else text)
+                seen.add(tag)
+    legend(ax_l, ax_c, fontsize=7)
     return {"yamada2021_resnet_sharpening": fig}
 
 
