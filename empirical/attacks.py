@@ -19,6 +19,7 @@ for robust accuracy stops on each point once it is broken). ``pgd``, ``apgd`` an
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .core.batching import check_batch_size
+from .core.state import cpu_channels_last
 from .names import ATTACK_ITERATES, ATTACK_NAMES, NORMS, check_threat  # noqa: F401  (part of this module's interface)
 
 LOSSES = ("ce", "dlr")
@@ -180,7 +182,19 @@ def _evaluate(model, x, y, delta, loss, with_grad: bool):
         logits = model(x + delta)
         value = per_example_loss(loss, logits, y)
         (grad,) = torch.autograd.grad(value.sum(), delta)
+    if x.is_contiguous() and not grad.is_contiguous():  # channels_last kernels pass their layout on
+        grad = grad.contiguous()
     return value.detach(), logits.detach(), grad.detach()
+
+
+def _in_fast_layout(attack_fn):
+    """Run the attack with the model's CPU convolution kernels in channels_last layout (``state.cpu_channels_last``:
+    the same values, about 2x faster forward-backward passes for a LeNet on the CPU), restored afterwards."""
+    @functools.wraps(attack_fn)
+    def run(model, x, y, **kw):
+        with cpu_channels_last(model):
+            return attack_fn(model, x, y, **kw)
+    return run
 
 
 def _check_loss(loss) -> None:
@@ -188,6 +202,7 @@ def _check_loss(loss) -> None:
         raise ValueError(f"loss must be one of {LOSSES} or a callable, got {loss!r}")
 
 
+@_in_fast_layout
 def pgd_attack(model, x, y, *, eps, norm="linf", steps=10, step_size=None, restarts=1, random_start=True,
                loss="ce", generator=None, init=None, iterate="best", until_fooled=False,
                evaluate_last=True) -> AttackResult:
@@ -295,6 +310,7 @@ def apgd_checkpoints(steps: int) -> list[int]:
     return sorted({-(-qj * steps // 100) for qj in q[1:]})
 
 
+@_in_fast_layout
 def apgd_attack(model, x, y, *, eps, norm="linf", steps=100, loss="ce", rho=0.75, generator=None,
                 until_fooled=False) -> AttackResult:
     """Auto-PGD (Croce & Hein 2020, Alg. 1), own implementation.

@@ -23,7 +23,9 @@ atomic checkpoint and metrics.json; a run restarted on the same directory resume
 the same result as an uninterrupted run. A non-finite (or > max_loss) training loss ends the run with status
 'diverged'.
 
-``fast=True``: bf16 autocast, channels_last, data resident on the device, and torch.compile on CUDA.
+``fast=True``: bf16 autocast, channels_last, data resident on the device, and torch.compile on CUDA. On the CPU
+the convolution kernels are in channels_last layout on either path (``core.state.to_cpu_channels_last``: the same
+values, oneDNN's fast kernels).
 
 Random streams (``advland.seeding``, master seed ``cfg.seed``): ``"train/init"`` seeds torch's global generator
 when ``train`` builds the model; ``"train/shuffle"`` (CPU) orders every epoch; ``"train/batch"`` (on the
@@ -59,7 +61,7 @@ from advland.io import write_json
 from .metrics import dead_relu_fraction, full_batch_grad_norm, weight_norms
 from .config import AWP_DEFAULTS, TrainConfig, config_differences
 from .schedules import eps_at, lr_at
-from ..core.state import preserved
+from ..core.state import preserved, to_cpu_channels_last
 
 
 INIT_STREAM, SHUFFLE_STREAM, BATCH_STREAM = "train/init", "train/shuffle", "train/batch"
@@ -81,6 +83,8 @@ class TrainRun:
         self.base = model.to(self.device)
         if self.fast:
             self.base = self.base.to(memory_format=torch.channels_last)
+        elif self.device.type == "cpu":
+            to_cpu_channels_last(self.base)
         use_compile = self.fast and self.device.type == "cuda" and hasattr(torch, "compile")
         self.fwd = torch.compile(self.base) if use_compile else self.base
         params = self.base.parameters()
