@@ -20,6 +20,9 @@ Rows (a trained LeNet(4) run directory, the first ``--n`` MNIST test images, one
   fools) against torchattacks ``PGD`` / ``APGD`` followed by a forward pass at the returned points.
   ``pgd20_robust_accuracy_two_counts``: one advland PGD-20 run counted at its highest-loss iterate and at any
   iterate (the AutoAttack count).
+  Both tools get the same model object. advland's attacks run it with its convolution kernels in channels_last
+  strides on the CPU (``empirical.core.state.cpu_channels_last``, the original tensors put back afterwards) and stop
+  on a point once it is broken when only the count is wanted; most of the ratio on a conv model is the layout.
 * ``train`` (only with ``--baseline DIR``, an installed copy of an earlier advland): one PGD-10 AT step of LeNet(4)
   on MNIST-shaped data at batch 128 and of a small CIFAR-10 CNN (conv3x3 3-16-16, maxpool, 16-32-32, maxpool,
   each conv + BN + ReLU, FC 2048-10) at batch 50, this tree against the baseline, in alternating subprocesses;
