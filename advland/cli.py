@@ -29,7 +29,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .claims.model import SCALES, Context, Verdict
+from .claims.model import Context, Verdict
 from .claims.jobs.executors import ClusterOptions, cluster_options, worker_device
 from .claims.jobs.store import STATUSES
 from .claims.registry import ClaimError, all_claims, select
@@ -37,45 +37,16 @@ from .data_commands import DataOptions, data_handler
 from .empirical.train.config import TrainConfig
 from .errors import UsageError
 from .measure_commands import KINDS, handle as measure_handler
-from .options import (add_options, data_dir_option, device_option, from_args, given, option, overwrite_option,
-                      seed_option)
+from .options import add_options, from_args, given, option
 from .train_commands import EvalOptions, TrainOutOptions, eval_handler, train_handler
+from .verify_options import ClaimsOptions, VerifyOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
 
 
 @dataclasses.dataclass(kw_only=True)
-class ClaimsOptions:
-    claims: list[str] = option([], "also load the claims of a Python file declaring them with "
-                                   "@advland.claims.claim (repeatable)", metavar="FILE")
-
-
-@dataclasses.dataclass(kw_only=True)
 class ListOptions(ClaimsOptions):
     json: bool = option(False, "machine-readable output")
-
-
-@dataclasses.dataclass(kw_only=True)
-class VerifyOptions(ClaimsOptions):
-    only: list[str] = option([], "claim id, glob (liu2020.*) or tag (theory, a paper key such as liu2020; "
-                                 "advland list shows every tag); default: all", metavar="SELECTOR")
-    scale: str = option("cpu", "experiment size (cpu: minutes on a 2-core machine; gpu and paper need CUDA)",
-                        choices=SCALES)
-    out: str = option("advland-report", "report folder: created, or replaced when it holds a report of advland",
-                      metavar="DIR")
-    overwrite: bool = overwrite_option("replace --out even when it is a file or holds files advland did not write "
-                                       "(they are deleted once the new report is in place)")
-    seed: int = seed_option()
-    data_dir: str | None = data_dir_option()
-    device: str = device_option("auto")
-    fail_on_refuted: bool = option(False, "exit 1 when a claim is refuted (for CI gates)")
-    progress: bool = option(True, "progress bar")
-    store: str | None = option(None, "results store: finished units are reused, an interrupted run resumes "
-                                     "(default $ADVLAND_STORE, then ~/.cache/advland/store.sqlite)", metavar="FILE")
-    jobs: int = option(min(2, os.cpu_count() or 1), "units computed at once, each in its own process with "
-                                                    "cores/jobs threads", minimum=1, metavar="N")
-    units_dir: str | None = option(None, "the units' folders (checkpoints; with slurm and ray shared with the "
-                                         "workers; default: STORE-units/ beside the store)", metavar="DIR")
 
 
 @dataclasses.dataclass(kw_only=True)

@@ -1,7 +1,8 @@
 """advland's claims as pytest test items: ``pytest --advland [SELECTOR ...]``.
 
 Registered through the ``pytest11`` entry point ``advland`` and inactive unless ``--advland`` is given. Its options
-are those of ``advland verify`` (``pytest_addoption`` reads them from ``advland.cli``, which imports no torch); the
+are those of ``advland verify`` (``pytest_addoption`` reads them from ``advland.verify_options``, which imports
+neither torch nor the claims); the
 claims are imported only with ``--advland``. With ``--advland``:
 
 * **One run, as ``advland verify`` runs it.** The claims chosen by the SELECTORs (ids, globs and tags, as
@@ -63,7 +64,7 @@ class _PluginOptions:
 
 
 def pytest_addoption(parser) -> None:
-    from advland.cli import VerifyOptions
+    from advland.verify_options import VerifyOptions
     from advland.options import add_options
 
     group = parser.getgroup("advland", "advland claims as test items (inactive without --advland)")
@@ -98,7 +99,7 @@ def pytest_configure(config) -> None:
 
 def verify_options(config):
     """The ``VerifyOptions`` of this pytest run."""
-    from advland.cli import VerifyOptions
+    from advland.verify_options import VerifyOptions
 
     return VerifyOptions(only=list(config.getoption("advland")), progress=False,
                          **{name: config.getoption(f"advland_{name}") for name in VERIFY_OPTIONS})

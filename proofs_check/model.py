@@ -36,6 +36,7 @@ import numpy as np
 
 from advland.io import to_jsonable
 from advland.seeding import numpy_rng, stream_seed
+from advland.verify_options import SCALES  # noqa: F401 (the claim API: the scales of a context)
 
 from .units import Unit, UnitKind, kind_of, unit_kind, unit_results  # noqa: F401 (the claim API: units too)
 
@@ -49,9 +50,6 @@ class Verdict(str, enum.Enum):
 
 
 _SEVERITY = {Verdict.ERROR: 4, Verdict.REFUTED: 3, Verdict.INCONCLUSIVE: 2, Verdict.CONFIRMED: 1, Verdict.SKIPPED: 0}
-
-SCALES = ("smoke", "cpu", "gpu", "paper")
-
 
 def worst(verdicts) -> Verdict:
     """Aggregate verdicts: the most severe wins; no verdicts at all is ``skipped``."""
