@@ -1,9 +1,15 @@
 """The fingerprint stored beside a unit's numbers covers exactly the code that computes the unit's kind."""
+import ast
 import importlib.util
 import sys
+from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+import advland
 from advland.claims.empirical import runs
-from advland.claims.jobs.fingerprint import closure, code_fingerprint, module_file
+from advland.claims.jobs.fingerprint import closure, code_fingerprint, code_text, module_file
 
 
 def _closure_of(fn):
@@ -40,3 +46,39 @@ def test_editing_a_kind_s_own_module_changes_its_fingerprint_and_only_its_own(tm
     assert code_fingerprint(a.f) != before_a
     assert code_fingerprint(b.f) == before_b
     assert "advland.seeding" in _closure_of(a.f)
+
+
+def _executable(source: str) -> str:
+    """The AST of ``source`` with every docstring emptied: what runs, whatever the layout."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                first.value.value = ""
+    return ast.dump(tree)
+
+
+def test_code_text_keeps_everything_that_executes_in_every_module_of_advland():
+    """For each source file of the package: code_text parses, and to the same program (docstrings emptied)."""
+    root = Path(advland.__file__).resolve().parents[1]
+    files = [p for p in root.rglob("*.py") if ".tox" not in p.parts and "site-packages" not in p.parts]
+    assert len(files) > 50
+    for path in files:
+        source = path.read_text(encoding="utf-8")
+        assert _executable(code_text(source)) == _executable(source), path
+
+
+_words = st.text(alphabet="abc xyz#'\"\\é", max_size=12)
+
+
+@given(doc=_words, comment=_words, blank=st.integers(0, 2), constant=_words, other=_words, value=st.integers(0, 9))
+def test_code_text_ignores_docstrings_comments_and_blank_lines_not_code(doc, comment, blank, constant, other, value):
+    def module(doc="", comment="", blank=0, constant=constant, value=value):
+        return (f"{doc!r}\nimport math  # {comment}\n" + "\n" * blank
+                + f"def f(x):\n    {doc!r}\n    # {comment}\n    return math.sqrt(x) + {value}  # {comment}\n"
+                + f"S = {constant!r}\n")
+    assert code_text(module(doc, comment, blank)) == code_text(module())
+    assert code_text(module(value=value + 1)) != code_text(module())
+    if other != constant:                  # a string constant that is no docstring executes
+        assert code_text(module(constant=other)) != code_text(module())
