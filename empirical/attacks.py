@@ -4,7 +4,9 @@ Threat model (all papers of the suite): ``S = {delta : ||delta||_p <= eps, x + d
 absolute input units (Liu et al. 2020 §4.7 pitfall: never "/255" magic). Every attack returns ``delta`` with
 ``||delta||_p <= eps`` and ``x + delta`` inside the box, and never touches ``model.training`` or parameter
 gradients (it differentiates with respect to ``delta`` only); callers choose the BatchNorm mode with
-``empirical.state.preserved``.
+``empirical.state.preserved``. On the CPU an attack runs the model with its convolution kernels in channels_last
+strides (``core.state.cpu_channels_last``: the same values, about twice the speed for a LeNet) and puts the very
+tensors it found back afterwards.
 
 Each attack evaluates the model at a sequence of iterates (its start point included) and reports, per example
 (``AttackResult``):
