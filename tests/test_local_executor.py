@@ -163,3 +163,39 @@ def test_verify_then_report_and_runs_from_the_command_line(claims_file, tmp_path
     assert sorted(r["status"] for r in json.loads(capsys.readouterr().out)) == ["done"] * 3
     assert cli.main(["runs", "--store", store, "--prune", "all"]) == cli.EXIT_OK
     assert "pruned 3" in capsys.readouterr().out
+
+
+ORDER_CLAIMS = textwrap.dedent('''
+    from advland.claims import Check, Outcome, Quantity, claim, unit_kind
+
+
+    @unit_kind("t.order-unsorted")
+    def unsorted(*, n: int = 3) -> dict:
+        return {"z": 1.0, "a": {"y": 2.0, "b": 3.0}, "nan": float("nan"), **{f"k{9 - i}": float(i) for i in range(n)}}
+
+
+    def _decide(ctx, results):
+        r = next(iter(results.values()))
+        quantities = [Quantity(f"{key}", value, bound=10.0, relation="<=") for key, value in r.items()
+                      if isinstance(value, float)]
+        return Outcome(f"keys {list(r)}, nested {list(r['a'])}, nan {r['nan']!r}",
+                       [Check.from_quantities("values", quantities, key="values")])
+
+
+    order = claim("t.order", where="w", statement="s", formula="f")(plan=lambda ctx: [unsorted.unit()],
+                                                                     decide=_decide)
+''')
+
+
+def test_fresh_and_reused_results_are_decided_alike(tmp_path):
+    """Fresh numbers reach the decision in their stored form (keys sorted, non-finite floats as advland.io writes
+    them), so a claim's outcome is the same, in the same order, whether its units were computed now or reused."""
+    path = tmp_path / "order.py"
+    path.write_text(ORDER_CLAIMS)
+    claims = load_claims_file(path)
+    with Store(tmp_path / "store.sqlite") as store:
+        fresh = run_claims(claims, Context(), executor=LocalExecutor(store))[0]
+        reused = run_claims(claims, Context(), executor=LocalExecutor(store))[0]
+    assert fresh.outcome.summary == reused.outcome.summary
+    assert fresh.outcome.summary.startswith("keys ['a', 'k7', 'k8', 'k9', 'nan', 'z'], nested ['b', 'y']")
+    assert [q.name for q in fresh.outcome.checks[0].evidence] == [q.name for q in reused.outcome.checks[0].evidence]

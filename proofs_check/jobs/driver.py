@@ -31,13 +31,13 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Callable, Protocol
 
 from ..units import Unit, kind_of
 from .context import ExecutionContext
 from .fingerprint import code_fingerprint
-from .store import HELD, Store
+from .store import HELD, Store, stored_form
 from .worker import Reply, Task, run_task
 
 OFFLOADED_KIND_PREFIX = "empirical."
@@ -205,7 +205,11 @@ class Driver:
         return True
 
     def _record(self, outcome: UnitOutcome) -> UnitOutcome:
-        """Store the outcome (unless it came from the store), then tell ``on_unit`` and the runner's callback."""
+        """Store the outcome (unless it came from the store), then tell ``on_unit`` and the runner's callback. Fresh
+        results are passed on in their stored form, so that a decision reads the same numbers in the same order
+        whether they were computed in this run or reused from the store."""
+        if outcome.ok and not outcome.reused:
+            outcome = replace(outcome, results=stored_form(outcome.results))
         if self.store is not None and not outcome.reused and outcome.error_type != "NotComputed":
             versioned = self.stored(outcome.unit)
             if outcome.ok:

@@ -37,6 +37,17 @@ STATUSES = ("queued", "running", "done", "failed")
 HELD = ("queued", "running")
 HEARTBEAT_STALE_S = 120.0
 
+
+def _results_text(results: dict) -> str:
+    return dumps(results, indent=None, sort_keys=True)
+
+
+def stored_form(results: dict) -> dict:
+    """The results as the store gives them back (advland.io's JSON rule, keys sorted): what every decision reads,
+    whether the numbers were computed just now or long ago."""
+    return json.loads(_results_text(results))
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS units (
     key TEXT PRIMARY KEY, kind TEXT NOT NULL, spec TEXT NOT NULL, version TEXT NOT NULL,
@@ -281,7 +292,7 @@ class Store:
                seconds: float | None = None) -> None:
         """Record the unit's results (JSON by advland.io's rule), the seconds the worker computed and the
         checksums of its artifact files (paths relative to ``artifacts_root``)."""
-        text = dumps(results, indent=None, sort_keys=True)
+        text = _results_text(results)
         digests = [(str(Path(p)), sha256_file(self.artifacts_root / p)) for p in artifacts]
         with self._write() as db:
             db.execute("UPDATE units SET status = 'done', finished = ?, results = ?, results_sha256 = ?, "
