@@ -51,6 +51,7 @@ class Verdict(str, enum.Enum):
 
 _SEVERITY = {Verdict.ERROR: 4, Verdict.REFUTED: 3, Verdict.INCONCLUSIVE: 2, Verdict.CONFIRMED: 1, Verdict.SKIPPED: 0}
 
+
 def worst(verdicts) -> Verdict:
     """Aggregate verdicts: the most severe wins; no verdicts at all is ``skipped``."""
     verdicts = list(verdicts)

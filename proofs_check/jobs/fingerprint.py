@@ -12,6 +12,7 @@ what lets ``advland report`` and a changed decision reuse an expensive training 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.util
 import inspect
@@ -26,10 +27,15 @@ ROOT_PACKAGE = "advland"
 def module_imports(path: Path, name: str) -> set[str]:
     """Absolute names of every module the source at ``path`` (module ``name``) imports, relative imports resolved
     (``from pkg import x`` also yields ``pkg.x``, which may be a submodule)."""
-    is_package = path.name == "__init__.py"
+    return set(_imports(path.read_text(encoding="utf-8"), name, path.name == "__init__.py", str(path)))
+
+
+@functools.lru_cache(maxsize=None)
+def _imports(source: str, name: str, is_package: bool, filename: str) -> frozenset[str]:
+    """``module_imports`` of a source text, once per text in a process (the kinds' closures share most files)."""
     parts = name.split(".")
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    for node in ast.walk(ast.parse(source, filename)):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -40,7 +46,7 @@ def module_imports(path: Path, name: str) -> set[str]:
                 module = node.module
             found.add(module)
             found.update(f"{module}.{a.name}" for a in node.names)
-    return found
+    return frozenset(found)
 
 
 def module_file(name: str) -> Path | None:
@@ -82,10 +88,12 @@ def _docstrings(tree: ast.AST) -> list[ast.Constant]:
     return found
 
 
+@functools.lru_cache(maxsize=None)
 def code_text(source: str) -> str:
     """``source`` without what does not execute: docstrings (each replaced by an empty string, so that a body keeps
     its statement), comments with the blanks before them, and blank lines; string constants are kept exactly.
-    Positions come from ``ast`` and ``tokenize``, whose reading of them does not change between Python versions."""
+    Positions come from ``ast`` and ``tokenize``, whose reading of them does not change between Python versions.
+    Computed once per text in a process: the kinds' closures share most files."""
     lines = source.splitlines(keepends=True)
     starts = [0]
     for line in lines:
